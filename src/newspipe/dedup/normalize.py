@@ -1,0 +1,33 @@
+"""Text normalisation before shingling: the same story must give the same tokens whatever
+the outlet's typography."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+
+_TRANSLATE = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
+    "\u2212": "-", "\u00ad": None,
+})
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, HTML entities decoded, case folded, quotes and dashes unified, whitespace
+    collapsed."""
+    text = unicodedata.normalize("NFKC", html.unescape(text)).translate(_TRANSLATE)
+    return " ".join(text.casefold().split())
+
+
+def tokens(normalized: str) -> list[str]:
+    return _WORD.findall(normalized)
+
+
+def text_fingerprint(normalized: str) -> str:
+    """Exact-duplicate key: a hash of the normalised words (punctuation ignored)."""
+    return hashlib.blake2b(" ".join(tokens(normalized)).encode(), digest_size=16).hexdigest()

@@ -1,0 +1,1 @@
+"""Getting bytes from the web: HTTP client, feed parsing, URL canonicalisation."""

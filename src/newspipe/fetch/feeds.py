@@ -1,0 +1,101 @@
+"""Feed parsing with feedparser: RSS, Atom and JSON Feed bytes -> ParsedFeed."""
+
+from __future__ import annotations
+
+import calendar
+import json
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+import feedparser
+
+from newspipe.fetch.urls import BadURL, canonical_url
+from newspipe.models import ParsedEntry, ParsedFeed
+
+
+class FeedError(ValueError):
+    """A document with no usable feed in it."""
+
+
+def _utc(struct) -> datetime | None:
+    if not struct:
+        return None
+    return datetime.fromtimestamp(calendar.timegm(struct), tz=UTC)
+
+
+def _json_feed(content: bytes, base_url: str) -> ParsedFeed:
+    try:
+        data = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FeedError(f"invalid JSON Feed: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise FeedError("JSON document is not a JSON Feed (no 'items' list)")
+    feed = ParsedFeed(title=data.get("title"), format="json")
+    for item in data["items"]:
+        link = item.get("url") or item.get("external_url")
+        if not link:
+            feed.problems.append(f"item {item.get('id')!r} has no url")
+            continue
+        url = urljoin(base_url, link)
+        published = item.get("date_published")
+        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        feed.entries.append(ParsedEntry(
+            key=str(item.get("id") or url),
+            url=url,
+            title=item.get("title"),
+            summary=item.get("summary") or item.get("content_text"),
+            author=", ".join(a.get("name", "") for a in authors if isinstance(a, dict)) or None,
+            published_at=_parse_iso(published),
+        ))
+    return feed
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _looks_like_json(content: bytes) -> bool:
+    return content.lstrip()[:1] in (b"{", b"[")
+
+
+def parse_feed(content: bytes, base_url: str, headers: dict[str, str] | None = None) -> ParsedFeed:
+    """Parse feed bytes; raise FeedError when nothing usable is in them. The entries of a
+    malformed ("bozo") feed are kept and the problem recorded."""
+    if _looks_like_json(content):
+        return _json_feed(content, base_url)
+    parsed = feedparser.parse(content, response_headers=headers or {}, sanitize_html=False)
+    problems = []
+    if parsed.bozo:
+        problems.append(f"malformed feed: {parsed.bozo_exception}")
+    if not parsed.version and not parsed.entries:
+        raise FeedError(problems[0] if problems else "not a feed (no RSS, Atom or JSON Feed)")
+    feed = ParsedFeed(title=parsed.feed.get("title"), format=parsed.version or "unknown",
+                      problems=problems)
+    for raw in parsed.entries:
+        link = raw.get("feedburner_origlink") or raw.get("link")
+        if not link:
+            problems.append(f"entry {raw.get('id') or raw.get('title')!r} has no link")
+            continue
+        url = urljoin(base_url, link)
+        feed.entries.append(ParsedEntry(
+            key=raw.get("id") or url,
+            url=url,
+            title=raw.get("title"),
+            summary=raw.get("summary"),
+            author=raw.get("author"),
+            published_at=_utc(raw.get("published_parsed") or raw.get("updated_parsed")),
+        ))
+    return feed
+
+
+def entry_canonical_url(entry: ParsedEntry) -> str | None:
+    try:
+        return canonical_url(entry.url)
+    except BadURL:
+        return None

@@ -1,0 +1,209 @@
+"""The stage functions. The CLI and the Airflow DAGs both call these, and only these.
+
+Each stage takes ids (or None for "everything pending"), works in small transactions and
+returns ids or small summaries, so it is idempotent and safe to re-run after a crash:
+  poll_feeds -> fetch_articles -> extract_articles -> deduplicate_articles
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
+from newspipe import extract
+from newspipe.config import Settings
+from newspipe.dedup import Deduplicator
+from newspipe.fetch import http
+from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
+from newspipe.fetch.urls import BadURL, canonical_url
+from newspipe.models import FeedSpec
+from newspipe.store import Store
+from newspipe.store import repo
+
+# Called as report(stage, done, total) after each item, for progress bars.
+Reporter = Callable[[str, int, int], None]
+
+
+def _no_report(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class PollResult:
+    feeds: int = 0
+    failed: int = 0
+    new_entry_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class DedupResult:
+    articles: int = 0
+    new_stories: int = 0
+    new_duplicates: int = 0
+    changed_canonicals: int = 0
+    cluster_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class CycleResult:
+    poll: PollResult
+    fetched: list[int]
+    extracted: list[int]
+    dedup: DedupResult
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def register_feeds(store: Store, specs: Iterable[FeedSpec]) -> list[int]:
+    with store.begin() as connection:
+        return repo.upsert_feeds(connection, specs)
+
+
+def poll_feeds(store: Store, settings: Settings, feed_ids: Sequence[int] | None = None,
+               report: Reporter = _no_report) -> PollResult:
+    """Fetch and parse each feed; store entries not seen before. A failing feed is
+    recorded against that feed and the others go on."""
+    with store.connect() as connection:
+        rows = repo.feed_rows(connection, feed_ids)
+    result = PollResult(feeds=len(rows))
+    with http.make_client(settings) as client:
+        for done, feed in enumerate(rows, start=1):
+            try:
+                result.new_entry_ids += _poll_one(store, settings, client, feed)
+            except (http.FetchError, FeedError) as exc:
+                result.failed += 1
+                with store.begin() as connection:
+                    repo.record_feed_failure(connection, feed.id, str(exc))
+            report("poll", done, len(rows))
+    return result
+
+
+def _poll_one(store: Store, settings: Settings, client, feed) -> list[int]:
+    page = http.fetch(client, feed.url, max_bytes=settings.max_body_bytes)
+    parsed = parse_feed(page.content, page.final_url, page.headers)
+    usable = [(e, c) for e in parsed.entries if (c := entry_canonical_url(e))]
+    problems = parsed.problems + [f"entry with unusable link: {e.url[:200]}"
+                                  for e in parsed.entries if not entry_canonical_url(e)]
+    with store.begin() as connection:
+        new_ids = repo.insert_new_entries(connection, feed.id, usable)
+        repo.record_feed_success(connection, feed.id, page.status, parsed.title, problems)
+    return new_ids
+
+
+def fetch_articles(store: Store, settings: Settings, entry_ids: Sequence[int] | None = None,
+                   report: Reporter = _no_report) -> list[int]:
+    """Fetch the page of each entry that has no article yet. A URL already known (by its
+    canonical form) is linked, not fetched again. Returns ids of newly fetched articles."""
+    with store.connect() as connection:
+        pending = repo.pending_entries(connection, entry_ids)
+    fetched = []
+    with http.make_client(settings) as client:
+        for done, entry in enumerate(pending, start=1):
+            article_id = _fetch_one(store, settings, client, entry)
+            if article_id is not None:
+                fetched.append(article_id)
+            report("fetch", done, len(pending))
+    return fetched
+
+
+def _fetch_one(store: Store, settings: Settings, client, entry) -> int | None:
+    with store.begin() as connection:
+        known = repo.article_id_by_url(connection, entry.canonical_url)
+        if known is not None:
+            repo.link_entry(connection, entry.id, known)
+            return None
+    try:
+        page = http.fetch(client, entry.url, max_bytes=settings.max_body_bytes)
+    except http.FetchError as exc:
+        page, error = None, f"fetch failed: {exc}"
+    else:
+        error = None
+    try:
+        with store.begin() as connection:
+            if page is None:
+                repo.create_article(connection, entry, entry.canonical_url,
+                                    status="failed", error=error)
+                return None
+            article_id = repo.create_article(connection, entry, _page_canonical(entry, page),
+                                             status="fetched", http_status=page.status)
+            repo.save_page(connection, article_id, page)
+            return article_id
+    except IntegrityError:
+        # Another worker stored the same URL meanwhile: link to its article.
+        with store.begin() as connection:
+            known = repo.article_id_by_url(connection, entry.canonical_url)
+            if known is not None:
+                repo.link_entry(connection, entry.id, known)
+        return None
+
+
+def _page_canonical(entry, page) -> str:
+    """Redirects can land on another URL: key the article by where the page really is."""
+    try:
+        return canonical_url(page.final_url)
+    except BadURL:
+        return entry.canonical_url
+
+
+def extract_articles(store: Store, article_ids: Sequence[int] | None = None,
+                     report: Reporter = _no_report) -> list[int]:
+    """Extract text and metadata of fetched articles; failures are recorded per article."""
+    with store.connect() as connection:
+        ids = repo.articles_with_status(connection, "fetched", article_ids)
+    extracted = []
+    for done, article_id in enumerate(ids, start=1):
+        with store.connect() as connection:
+            loaded = repo.load_page(connection, article_id)
+        with store.begin() as connection:
+            if loaded is None:
+                repo.mark_failed(connection, article_id, "no stored page to extract from")
+            else:
+                page, body = loaded
+                try:
+                    article = extract.extract_article(body, page.final_url, page.charset)
+                except extract.ExtractionError as exc:
+                    repo.mark_failed(connection, article_id, f"extraction failed: {exc}")
+                else:
+                    repo.save_extraction(connection, article_id, article)
+                    extracted.append(article_id)
+        report("extract", done, len(ids))
+    return extracted
+
+
+def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
+                         deduplicator: Deduplicator | None = None,
+                         report: Reporter = _no_report) -> DedupResult:
+    """Place each extracted article in its story and publish: the canonical records change
+    in the same transaction as the LSH index. One writer at a time per store."""
+    deduplicator = deduplicator or Deduplicator()
+    with store.connect() as connection:
+        ids = repo.articles_with_status(connection, "extracted", article_ids)
+    result = DedupResult(articles=len(ids))
+    for done, article_id in enumerate(ids, start=1):
+        with store.begin() as connection:
+            if store.dialect == "postgresql":
+                # Serialise cluster assignment: two workers never start one story twice.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7420002)")
+            text = repo.article_text(connection, article_id)
+            outcome = deduplicator.deduplicate(connection, article_id, text or "")
+        result.new_stories += outcome.new_story
+        result.new_duplicates += not outcome.new_story
+        result.changed_canonicals += outcome.canonical_changed
+        result.cluster_ids.append(outcome.cluster_id)
+        report("dedup", done, len(ids))
+    result.cluster_ids = sorted(set(result.cluster_ids))
+    return result
+
+
+def run_cycle(store: Store, settings: Settings, report: Reporter = _no_report) -> CycleResult:
+    """One full pass: register the configured feeds, then every stage on what is pending."""
+    if settings.feeds:
+        register_feeds(store, settings.feeds)
+    poll = poll_feeds(store, settings, report=report)
+    fetched = fetch_articles(store, settings, report=report)
+    extracted = extract_articles(store, report=report)
+    dedup = deduplicate_articles(store, report=report)
+    return CycleResult(poll, fetched, extracted, dedup)

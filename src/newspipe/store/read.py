@@ -1,0 +1,107 @@
+"""The read API for consumers: canonical records (the export contract), stories, changes.
+
+    from newspipe.store import open_store
+    from newspipe.store.read import canonical_records
+    store = open_store("sqlite:///newspipe.db", migrate=False)
+    for record in canonical_records(store):
+        print(record["title"], len(record["duplicates"]))
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from newspipe.store.engine import Store
+from newspipe.store.schema import articles, changes, clusters, entries, feeds
+
+RECORD_FIELDS = ("id", "cluster_id", "url", "canonical_url", "source", "title", "author",
+                 "published_at", "language", "text", "first_seen_at", "updated_at",
+                 "duplicates")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def canonical_records(store: Store, *, updated_since: datetime | None = None,
+                      batch_size: int = 500) -> Iterator[dict[str, Any]]:
+    """One record per story, oldest story first: the canonical article and its copies."""
+    canonical = articles.alias("canonical")
+    query = (select(canonical, clusters.c.id.label("story_id"),
+                    clusters.c.created_at.label("story_first_seen"),
+                    clusters.c.updated_at.label("story_updated"))
+             .join(clusters, clusters.c.canonical_article_id == canonical.c.id)
+             .order_by(clusters.c.id))
+    if updated_since is not None:
+        query = query.where(clusters.c.updated_at > updated_since)
+    with store.connect() as connection:
+        result = connection.execution_options(yield_per=batch_size).execute(query)
+        for batch in result.partitions():
+            copies = _duplicates(connection, [row.story_id for row in batch])
+            for row in batch:
+                yield _record(row, copies.get(row.story_id, []))
+
+
+def _duplicates(connection, cluster_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    rows = connection.execute(
+        select(articles.c.id, articles.c.url, articles.c.source, articles.c.similarity,
+               articles.c.cluster_id)
+        .join(clusters, clusters.c.id == articles.c.cluster_id)
+        .where(articles.c.cluster_id.in_(cluster_ids),
+               articles.c.id != clusters.c.canonical_article_id)
+        .order_by(articles.c.id))
+    copies: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        copies[row.cluster_id].append({"id": row.id, "url": row.url, "source": row.source,
+                                       "similarity": round(row.similarity or 0.0, 4)})
+    return copies
+
+
+def _record(row, duplicates: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "cluster_id": row.story_id,
+        "url": row.url,
+        "canonical_url": row.canonical_url,
+        "source": row.source,
+        "title": row.title,
+        "author": row.author,
+        "published_at": _iso(row.published_at),
+        "language": row.language,
+        "text": row.text,
+        "first_seen_at": _iso(row.story_first_seen),
+        "updated_at": _iso(row.story_updated),
+        "duplicates": duplicates,
+    }
+
+
+def changes_since(store: Store, cursor: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    """Story changes after `cursor` (a change id); resume from the last id returned."""
+    with store.connect() as connection:
+        rows = connection.execute(select(changes).where(changes.c.id > cursor)
+                                  .order_by(changes.c.id).limit(limit))
+        return [{"id": r.id, "cluster_id": r.cluster_id, "article_id": r.article_id,
+                 "kind": r.kind, "at": _iso(r.at)} for r in rows]
+
+
+def summary(store: Store) -> dict[str, int]:
+    """Counts for dashboards and the CLI's summary table."""
+    with store.connect() as connection:
+        def count(table, *where) -> int:
+            return connection.scalar(select(func.count()).select_from(table).where(*where)) or 0
+
+        stories = count(clusters)
+        clustered = count(articles, articles.c.cluster_id.is_not(None))
+        return {
+            "feeds": count(feeds),
+            "entries": count(entries),
+            "articles": count(articles),
+            "failed": count(articles, articles.c.status == "failed"),
+            "stories": stories,
+            "duplicates": clustered - stories,
+        }

@@ -24,11 +24,11 @@ def _settings():
 
 def _store_url() -> str | None:
     from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowRuntimeError
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         return Connection.get("newspipe_store").get_uri()
-    except AirflowRuntimeError:
+    except AirflowNotFoundException:
         return None
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import uuid
 from pathlib import Path
+
+# Airflow reads its configuration when first imported: give the test session its own home
+# (SQLite metadata database, no examples) before anything imports it.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="newspipe-airflow-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER",
+                      str(Path(__file__).resolve().parents[1] / "dags"))
 
 import pytest
 from sqlalchemy import create_engine, text

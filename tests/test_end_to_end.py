@@ -26,7 +26,8 @@ def token_f1(predicted: str, gold: str) -> float:
 def seed_body(seed_text: str) -> str:
     """The body paragraphs: from the lead paragraph on (title, standfirst, date and caption
     come before it)."""
-    return seed_text[seed_text.index("Turkey President Recep Tayyip Erdogan told"):]
+    caption_end = seed_text.index("via Getty Images]") + len("via Getty Images]")
+    return seed_text[caption_end:]
 
 
 def stories_by_story_name(records, manifest, base_url):

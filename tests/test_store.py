@@ -1,10 +1,10 @@
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from newspipe.store import StoreError, open_store
 from newspipe.store.schema import metadata
-import pytest
 
 
 def test_migrations_create_exactly_the_schema(store):

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from newspipe.models import FeedSpec, FeedRole
+from newspipe.models import FeedRole, FeedSpec
 
 DEFAULT_DATABASE_URL = "sqlite:///newspipe.db"
 DEFAULT_USER_AGENT = "newspipe/0.1 (+https://github.com/newspipe/newspipe)"
@@ -30,7 +30,6 @@ class Settings:
     timeout_seconds: float = 20.0
     max_body_bytes: int = 10 * 1024 * 1024
     archive_dir: str = "archive"
-    dedup_threshold: float = 0.5
     retention_days: int = 30
     feeds: tuple[FeedSpec, ...] = field(default_factory=tuple)
 

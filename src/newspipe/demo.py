@@ -55,7 +55,8 @@ class FixtureServer:
     def __init__(self, root: Path | None = None):
         self.root = root or seeds_dir() / "site"
         handler = type("Handler", (_FixtureHandler,), {})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(self.root)))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0),
+                                         partial(handler, directory=str(self.root)))
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         handler.base_url = self.base_url
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

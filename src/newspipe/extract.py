@@ -34,6 +34,17 @@ def _parse_date(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def best_published_at(page_date: datetime | None, feed_date: datetime | None) -> datetime | None:
+    """The page's date, unless it only knows the day (midnight) and the feed's timestamp
+    falls on that day: then the feed's more precise time."""
+    if page_date is None:
+        return feed_date
+    if (feed_date is not None and page_date.time() == datetime.min.time()
+            and page_date.date() == feed_date.date()):
+        return feed_date
+    return page_date
+
+
 def extract_article(content: bytes, url: str, charset: str | None = None) -> ExtractedArticle:
     if not content.strip():
         raise ExtractionError("empty page")
@@ -43,7 +54,8 @@ def extract_article(content: bytes, url: str, charset: str | None = None) -> Ext
         include_comments=False,
         include_tables=False,
         with_metadata=True,
-        date_extraction_params={"extensive_search": True, "original_date": True},
+        date_extraction_params={"extensive_search": True, "original_date": True,
+                                "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
     )
     if document is None or not (document.text or "").strip():
         raise ExtractionError("no article text found")

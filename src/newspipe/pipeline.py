@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
 from newspipe import extract
 from newspipe.config import Settings
-from newspipe.dedup import Deduplicator
+from newspipe.dedup import Deduplicator, index
 from newspipe.fetch import http
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
 from newspipe.fetch.urls import BadURL, canonical_url
 from newspipe.models import FeedSpec
-from newspipe.store import Store
-from newspipe.store import repo
+from newspipe.store import Store, repo
+from newspipe.store.schema import utcnow
 
 # Called as report(stage, done, total) after each item, for progress bars.
 Reporter = Callable[[str, int, int], None]
@@ -207,3 +208,10 @@ def run_cycle(store: Store, settings: Settings, report: Reporter = _no_report) -
     extracted = extract_articles(store, report=report)
     dedup = deduplicate_articles(store, report=report)
     return CycleResult(poll, fetched, extracted, dedup)
+
+
+def prune_index(store: Store, settings: Settings) -> int:
+    """Maintenance: drop LSH index rows older than the retention window. Stories and
+    articles stay; only their matching against new arrivals ends."""
+    with store.begin() as connection:
+        return index.prune(connection, utcnow() - timedelta(days=settings.retention_days))

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from newspipe.models import FeedRole
 
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
-_TRUSTED_ROLES = {FeedRole.ORIGINAL.value, FeedRole.WIRE.value}
+# The original publisher first, then the wire that distributed it, then everyone else.
+_ROLE_RANK = {FeedRole.ORIGINAL.value: 0, FeedRole.WIRE.value: 1}
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,10 @@ class Member:
 
 
 def canonical_rank(member: Member) -> tuple:
-    """Lower is better: a source listed as original or wire first, then the earliest
+    """Lower is better: a source listed as original, then as wire, then the earliest
     published, then the more complete text, then the first stored."""
     return (
-        0 if member.role in _TRUSTED_ROLES else 1,
+        _ROLE_RANK.get(member.role, 2),
         member.published_at or _FAR_FUTURE,
         -member.text_length,
         member.id,

@@ -26,7 +26,8 @@ def charset_of(content_type: str | None) -> str | None:
 def make_client(settings: Settings) -> httpx.Client:
     return httpx.Client(
         headers={"User-Agent": settings.user_agent},
-        timeout=httpx.Timeout(settings.timeout_seconds, connect=min(10.0, settings.timeout_seconds)),
+        timeout=httpx.Timeout(settings.timeout_seconds,
+                              connect=min(10.0, settings.timeout_seconds)),
         follow_redirects=True,
         max_redirects=5,
     )

@@ -108,7 +108,8 @@ class Store:
                     connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7420001)")
                 command.upgrade(alembic_config(connection), "head")
         except OperationalError as exc:
-            raise StoreError(f"cannot open the store at {self.safe_url}: {_one_line(exc)}") from None
+            raise StoreError(
+                f"cannot open the store at {self.safe_url}: {_one_line(exc)}") from None
 
     def check_schema(self) -> None:
         with self.connect() as connection:

@@ -105,3 +105,14 @@ def summary(store: Store) -> dict[str, int]:
             "stories": stories,
             "duplicates": clustered - stories,
         }
+
+
+def feed_health(store: Store) -> list[dict[str, Any]]:
+    """Per-feed status for operators: last poll, failures, paused reason."""
+    with store.connect() as connection:
+        rows = connection.execute(select(feeds).order_by(feeds.c.id))
+        return [{"id": r.id, "name": r.name, "url": r.url, "last_status": r.last_status,
+                 "last_polled_at": _iso(r.last_polled_at),
+                 "consecutive_failures": r.consecutive_failures, "last_error": r.last_error,
+                 "next_poll_at": _iso(r.next_poll_at), "paused_reason": r.paused_reason}
+                for r in rows]

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from newspipe.extract import best_published_at
 from newspipe.models import ExtractedArticle, FeedSpec, FetchedPage, ParsedEntry
 from newspipe.store.schema import articles, entries, feeds, pages, utcnow
 
@@ -125,7 +126,7 @@ def save_extraction(connection: Connection, article_id: int, extracted: Extracte
         status="extracted", error=None, text=extracted.text,
         title=extracted.title or current.title,
         author=extracted.author or current.author,
-        published_at=extracted.published_at or current.published_at,
+        published_at=best_published_at(extracted.published_at, current.published_at),
         language=extracted.language, sitename=extracted.sitename,
         description=extracted.description, image=extracted.image, updated_at=utcnow()))
 

@@ -1,8 +1,11 @@
-"""The command line. Every command calls the same stage functions as the Airflow DAGs."""
+"""The command line. Every command calls the same stage functions as the Airflow DAGs.
+
+This module holds the app, its shared options and helpers; each group of commands lives in
+its own module, registered at the bottom.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from contextlib import contextmanager
@@ -12,12 +15,13 @@ from typing import Annotated
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from newspipe import pipeline
 from newspipe.config import ConfigError, Settings, load_settings
-from newspipe.store import Store, StoreError, open_store
+from newspipe.store import Store, StoreError
 from newspipe.store.read import canonical_records, summary
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
@@ -80,69 +84,6 @@ def print_stories(store: Store) -> None:
     out.print(table)
 
 
-@app.command()
-def demo(db: DbOption = "sqlite:///newspipe.db") -> None:
-    """Serve the seed fixture on 127.0.0.1 and run the whole pipeline on it."""
-    from newspipe.demo import FixtureServer
-
-    with FixtureServer() as server:
-        settings = server.settings(database_url=db or os.environ.get("NEWSPIPE_DATABASE_URL"))
-        store = open_store(settings.database_url)
-        console.print(f"seed fixture on {server.base_url}, store {store.safe_url}")
-        with progress_reporter() as report:
-            pipeline.run_cycle(store, settings, report=report)
-    print_summary(store)
-    print_stories(store)
-
-
-@app.command()
-def run(
-    config: Annotated[Path, typer.Option("--config", "-c", help="TOML file with [[feeds]].")],
-    db: DbOption = None,
-) -> None:
-    """One cycle over the feeds of a configuration file: poll, fetch, extract, dedup."""
-    settings = settings_for(config, db)
-    if not settings.feeds:
-        raise UserError(f"{config} lists no [[feeds]]")
-    store = open_store(settings.database_url)
-    with progress_reporter() as report:
-        result = pipeline.run_cycle(store, settings, report=report)
-    console.print(
-        f"polled {result.poll.feeds} feeds ({result.poll.failed} failed), "
-        f"{len(result.poll.new_entry_ids)} new entries, fetched {len(result.fetched)}, "
-        f"extracted {len(result.extracted)}, new stories {result.dedup.new_stories}, "
-        f"new duplicates {result.dedup.new_duplicates}")
-    print_summary(store)
-
-
-@app.command()
-def export(
-    db: DbOption = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="File to write (default: stdout).")] = None,
-) -> None:
-    """Canonical records as JSON Lines, one per story (see README: export schema)."""
-    store = open_store(settings_for(None, db).database_url, migrate=False)
-    stream = output.open("w", encoding="utf-8") if output else sys.stdout
-    try:
-        count = 0
-        for record in canonical_records(store):
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    finally:
-        if output:
-            stream.close()
-    if output:
-        console.print(f"wrote {count} stories to {output}")
-
-
-@db_app.command("upgrade")
-def db_upgrade(db: DbOption = None) -> None:
-    """Create or migrate the store's schema to the newest revision."""
-    store = open_store(settings_for(None, db).database_url)
-    console.print(f"store at {store.safe_url} is up to date")
-
-
 def main() -> None:
     """Entry point: known errors become one line on stderr and exit status 1."""
     try:
@@ -151,7 +92,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except (UserError, ConfigError, StoreError, FileNotFoundError, PermissionError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except typer.Abort:
         console.print("aborted")
@@ -161,6 +102,10 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: still one line, unless debugging
         if os.environ.get("NEWSPIPE_DEBUG"):
             raise
-        console.print(f"[red]error:[/red] {type(exc).__name__}: {exc} "
-                      "(set NEWSPIPE_DEBUG=1 for a traceback)", highlight=False)
+        console.print(f"[red]error:[/red] {type(exc).__name__}: {escape(str(exc))} "
+                      "(set NEWSPIPE_DEBUG=1 for a traceback)", highlight=False, soft_wrap=True)
         sys.exit(1)
+
+
+# Command modules register themselves on `app` when imported.
+from newspipe.cli import commands  # noqa: E402,F401

@@ -1,0 +1,89 @@
+"""The core commands: demo, run, export, db upgrade."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newspipe import pipeline
+from newspipe.cli import (
+    DbOption,
+    UserError,
+    app,
+    console,
+    db_app,
+    print_stories,
+    print_summary,
+    progress_reporter,
+    settings_for,
+)
+from newspipe.store import open_store
+from newspipe.store.read import canonical_records
+
+
+@app.command()
+def demo(db: DbOption = "sqlite:///newspipe.db") -> None:
+    """Serve the seed fixture on 127.0.0.1 and run the whole pipeline on it."""
+    from newspipe.demo import FixtureServer
+
+    with FixtureServer() as server:
+        settings = server.settings(database_url=db or os.environ.get("NEWSPIPE_DATABASE_URL"))
+        store = open_store(settings.database_url)
+        console.print(f"seed fixture on {server.base_url}, store {store.safe_url}")
+        with progress_reporter() as report:
+            pipeline.run_cycle(store, settings, report=report)
+    print_summary(store)
+    print_stories(store)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="TOML file with [[feeds]].")],
+    db: DbOption = None,
+) -> None:
+    """One cycle over the feeds of a configuration file: poll, fetch, extract, dedup."""
+    settings = settings_for(config, db)
+    if not settings.feeds:
+        raise UserError(f"{config} lists no [[feeds]]")
+    store = open_store(settings.database_url)
+    with progress_reporter() as report:
+        result = pipeline.run_cycle(store, settings, report=report)
+    console.print(
+        f"polled {result.poll.feeds} feeds ({result.poll.failed} failed), "
+        f"{len(result.poll.new_entry_ids)} new entries, fetched {len(result.fetched)}, "
+        f"extracted {len(result.extracted)}, new stories {result.dedup.new_stories}, "
+        f"new duplicates {result.dedup.new_duplicates}")
+    print_summary(store)
+
+
+@app.command()
+def export(
+    db: DbOption = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="File to write (default: stdout).")] = None,
+) -> None:
+    """Canonical records as JSON Lines, one per story (see README: export schema)."""
+    store = open_store(settings_for(None, db).database_url, migrate=False)
+    stream = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        count = 0
+        for record in canonical_records(store):
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        if output:
+            stream.close()
+    if output:
+        console.print(f"wrote {count} stories to {output}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Create or migrate the store's schema to the newest revision."""
+    store = open_store(settings_for(None, db).database_url)
+    console.print(f"store at {store.safe_url} is up to date")

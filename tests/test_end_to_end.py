@@ -98,3 +98,18 @@ def test_second_run_changes_nothing(store, seed_server):
     assert again.poll.new_entry_ids == [] and again.fetched == [] and again.extracted == []
     assert again.dedup.articles == 0
     assert snapshot(store) == before
+
+
+def test_rededuplicating_everything_rebuilds_the_same_stories(store, seed_server):
+    pipeline.run_cycle(store, seed_server.settings(database_url=store.url))
+
+    def stories():
+        return sorted((r["url"], sorted(d["url"] for d in r["duplicates"]))
+                      for r in canonical_records(store))
+
+    before = stories()
+    with store.connect() as connection:
+        ids = list(connection.scalars(select(articles.c.id).order_by(articles.c.id)))
+    result = pipeline.rededuplicate_articles(store, ids)
+    assert result.articles == len(ids)
+    assert stories() == before

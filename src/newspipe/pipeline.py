@@ -174,6 +174,13 @@ def extract_articles(store: Store, article_ids: Sequence[int] | None = None,
     return extracted
 
 
+def _lock_cluster_assignment(store: Store, connection) -> None:
+    """Serialise cluster assignment: two workers never start one story twice. (SQLite
+    write transactions already hold the database's write lock: see store.engine.)"""
+    if store.dialect == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7420002)")
+
+
 def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
                          deduplicator: Deduplicator | None = None,
                          report: Reporter = _no_report) -> DedupResult:
@@ -185,9 +192,7 @@ def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
     result = DedupResult(articles=len(ids))
     for done, article_id in enumerate(ids, start=1):
         with store.begin() as connection:
-            if store.dialect == "postgresql":
-                # Serialise cluster assignment: two workers never start one story twice.
-                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7420002)")
+            _lock_cluster_assignment(store, connection)
             text = repo.article_text(connection, article_id)
             outcome = deduplicator.deduplicate(connection, article_id, text or "")
         result.new_stories += outcome.new_story
@@ -197,6 +202,19 @@ def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
         report("dedup", done, len(ids))
     result.cluster_ids = sorted(set(result.cluster_ids))
     return result
+
+
+def rededuplicate_articles(store: Store, article_ids: Sequence[int],
+                           deduplicator: Deduplicator | None = None,
+                           report: Reporter = _no_report) -> DedupResult:
+    """Backfill: take already-placed articles out of their stories, then place them again
+    (after a re-extraction or a change of dedup settings)."""
+    deduplicator = deduplicator or Deduplicator()
+    for article_id in article_ids:
+        with store.begin() as connection:
+            _lock_cluster_assignment(store, connection)
+            deduplicator.detach(connection, article_id)
+    return deduplicate_articles(store, article_ids, deduplicator, report)
 
 
 def run_cycle(store: Store, settings: Settings, report: Reporter = _no_report) -> CycleResult:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from newspipe.dedup import index
 from newspipe.dedup.canonical import Member, pick_canonical
@@ -122,6 +122,29 @@ class Deduplicator:
         similarity = connection.scalar(
             select(articles.c.similarity).where(articles.c.id == article_id))
         return DedupOutcome(article_id, match.cluster_id, False, similarity or 0.0, changed)
+
+    def detach(self, connection: Connection, article_id: int) -> None:
+        """Take an article out of its story and the index (before re-deduplicating it).
+        The story keeps its id while other members remain; an emptied story is deleted."""
+        cluster_id = connection.scalar(
+            select(articles.c.cluster_id).where(articles.c.id == article_id))
+        index.remove(connection, article_id)
+        connection.execute(update(articles).where(articles.c.id == article_id).values(
+            cluster_id=None, similarity=None, status="extracted", updated_at=utcnow()))
+        if cluster_id is None:
+            return
+        members = _members(connection, cluster_id)
+        if not members:
+            connection.execute(delete(clusters).where(clusters.c.id == cluster_id))
+            return
+        canonical = pick_canonical(members)
+        _refresh_similarities(connection, cluster_id, canonical.id)
+        old_canonical = connection.scalar(
+            select(clusters.c.canonical_article_id).where(clusters.c.id == cluster_id))
+        connection.execute(update(clusters).where(clusters.c.id == cluster_id).values(
+            canonical_article_id=canonical.id, size=len(members), updated_at=utcnow()))
+        if canonical.id != old_canonical:
+            _log_change(connection, cluster_id, canonical.id, "canonical_changed")
 
     def _new_cluster(self, connection: Connection, article_id: int) -> int:
         now = utcnow()

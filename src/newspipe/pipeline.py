@@ -7,7 +7,7 @@ returns ids or small summaries, so it is idempotent and safe to re-run after a c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from newspipe import extract
 from newspipe.config import Settings
 from newspipe.dedup import Deduplicator, index
+from newspipe.extract import cleanup
+from newspipe.extract.pool import ExtractionPool, Job, Outcome
 from newspipe.fetch import http
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
 from newspipe.fetch.urls import BadURL, canonical_url
@@ -149,29 +151,63 @@ def _page_canonical(entry, page) -> str:
         return entry.canonical_url
 
 
+EXTRACT_BATCH = 64
+
+
 def extract_articles(store: Store, article_ids: Sequence[int] | None = None,
-                     report: Reporter = _no_report) -> list[int]:
-    """Extract text and metadata of fetched articles; failures are recorded per article."""
+                     report: Reporter = _no_report, jobs: int | None = None,
+                     limits: extract.Limits = extract.DEFAULT_LIMITS) -> list[int]:
+    """Extract text and metadata of fetched articles on all cores (`jobs` worker processes),
+    in batches; a page that fails, overruns its time limit or kills its worker is recorded
+    as failed with the reason, and the others go on."""
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "fetched", article_ids)
-    extracted = []
-    for done, article_id in enumerate(ids, start=1):
+    extracted: list[int] = []
+    with ExtractionPool(jobs, limits) as pool:
+        for start in range(0, len(ids), EXTRACT_BATCH):
+            batch = ids[start:start + EXTRACT_BATCH]
+            with store.connect() as connection:
+                hints = repo.extraction_hints(connection, batch)
+            boilerplate = _learned_boilerplate(store, {h.feed_id for h in hints.values()})
+            outcomes = pool.extract(_extraction_jobs(store, batch, hints))
+            for done, outcome in enumerate(outcomes, start=start + 1):
+                feed_id = hints[outcome.key].feed_id if outcome.key in hints else None
+                if _save_outcome(store, outcome, boilerplate.get(feed_id, frozenset())):
+                    extracted.append(outcome.key)
+                report("extract", done, len(ids))
+    return extracted
+
+
+def _save_outcome(store: Store, outcome: Outcome, boilerplate: frozenset[str]) -> bool:
+    with store.begin() as connection:
+        if outcome.error is not None:
+            repo.mark_failed(connection, outcome.key, f"extraction failed: {outcome.error}")
+            return False
+        article = outcome.article
+        article.text = cleanup.remove_boilerplate(article.text, boilerplate)
+        repo.save_extraction(connection, outcome.key, article)
+        return True
+
+
+def _extraction_jobs(store: Store, batch: Sequence[int], hints: dict) -> Iterator[Job]:
+    """Pages read one at a time, as the pool asks for them: memory holds only those in
+    flight. A missing page is an error job the pool reports back like any other."""
+    for article_id in batch:
         with store.connect() as connection:
             loaded = repo.load_page(connection, article_id)
-        with store.begin() as connection:
-            if loaded is None:
-                repo.mark_failed(connection, article_id, "no stored page to extract from")
-            else:
-                page, body = loaded
-                try:
-                    article = extract.extract_article(body, page.final_url, page.charset)
-                except extract.ExtractionError as exc:
-                    repo.mark_failed(connection, article_id, f"extraction failed: {exc}")
-                else:
-                    repo.save_extraction(connection, article_id, article)
-                    extracted.append(article_id)
-        report("extract", done, len(ids))
-    return extracted
+        if loaded is None:
+            yield Job(article_id, b"", "", refused="no stored page to extract from")
+            continue
+        page, body = loaded
+        hint = hints.get(article_id)
+        yield Job(article_id, body, page.final_url, page.charset,
+                  extract.FeedHints(hint.title, hint.summary) if hint else None)
+
+
+def _learned_boilerplate(store: Store, feed_ids: set[int | None]) -> dict[int, frozenset[str]]:
+    with store.connect() as connection:
+        return {feed_id: cleanup.learn_boilerplate(repo.recent_feed_texts(connection, feed_id))
+                for feed_id in feed_ids if feed_id is not None}
 
 
 def _lock_cluster_assignment(store: Store, connection) -> None:

@@ -63,7 +63,9 @@ def learn_boilerplate(texts: Iterable[str], min_articles: int = 5,
 
 
 def remove_boilerplate(text: str, boilerplate: frozenset[str]) -> str:
+    """The text without learned boilerplate lines; unchanged if nothing else would remain
+    (a page that is all boilerplate is better judged by a reader than emptied)."""
     if not boilerplate:
         return text
-    return "\n".join(line for line in text.splitlines()
-                     if normalized(line) not in boilerplate)
+    kept = [line for line in text.splitlines() if normalized(line) not in boilerplate]
+    return "\n".join(kept) if kept else text

@@ -99,7 +99,7 @@ def parse_page(content: bytes, charset: str | None, limits: Limits = DEFAULT_LIM
     return tree
 
 
-def extract_article(content: bytes, url: str, charset: str | None = None,
+def extract_article(content: bytes, url: str | None, charset: str | None = None,
                     hints: FeedHints | None = None,
                     limits: Limits = DEFAULT_LIMITS) -> ExtractedArticle:
     """The article of one page: trafilatura's text, cleaned with the page's structured data

@@ -36,9 +36,10 @@ class Job:
 
     key: Any
     content: bytes
-    url: str
+    url: str | None
     charset: str | None = None
     hints: FeedHints | None = None
+    refused: str | None = None  # the caller already knows why it cannot be extracted
 
 
 @dataclass
@@ -59,7 +60,7 @@ def _limit_worker_memory(max_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (max_bytes, hard))
 
 
-def _extract_in_worker(content: bytes, url: str, charset: str | None,
+def _extract_in_worker(content: bytes, url: str | None, charset: str | None,
                        hints: FeedHints | None, limits: Limits) -> ExtractedArticle:
     global _pages_since_reset
     try:
@@ -126,6 +127,8 @@ class ExtractionPool:
     def _schedule(self, job: Job):
         """A future, or the error itself when the page is refused before leaving us."""
         assert self._pool is not None, "use ExtractionPool as a context manager"
+        if job.refused:
+            return ExtractionError(job.refused)
         try:
             check_size(job.content, self.limits)  # never ship 100 MB to a worker
         except ExtractionError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 import trafilatura
@@ -36,6 +37,7 @@ TRAFILATURA_OPTIONS = {
     "favor_precision": False,
     "favor_recall": False,
 }
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 DATE_OPTIONS = {"extensive_search": True, "original_date": True,
                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
@@ -73,17 +75,25 @@ def _is_utf8(content: bytes) -> bool:
     return True
 
 
+def _meta_charset(content: bytes) -> str | None:
+    match = _META_CHARSET.search(content[:4096])
+    return match.group(1).decode("ascii") if match else None
+
+
 def decode_html(content: bytes, charset: str | None) -> str:
-    """Decode with the server's charset when it names a real one that fits the bytes;
-    otherwise detect (UTF-8 first, then charset-normalizer, via trafilatura). A body that
-    is valid UTF-8 but labelled with a one-byte charset is the common server mislabel:
-    UTF-8 wins (non-ASCII text in a one-byte charset is almost never valid UTF-8)."""
-    codec = _codec(charset)
-    if codec and not (_is_single_byte(codec) and _is_utf8(content)):
+    """Decode with the server's charset when it names a real one that fits the bytes, else
+    with the page's own <meta charset>, else detect (UTF-8 first, then charset-normalizer,
+    via trafilatura). A body that is valid UTF-8 but labelled with a one-byte charset is the
+    common server mislabel: UTF-8 wins (non-ASCII text in a one-byte charset is almost
+    never valid UTF-8)."""
+    for declared in (charset, _meta_charset(content)):
+        codec = _codec(declared)
+        if codec is None or (_is_single_byte(codec) and _is_utf8(content)):
+            continue
         try:
             return content.decode(codec)
         except UnicodeDecodeError:
-            pass
+            continue
     return decode_file(content)
 
 

@@ -8,12 +8,10 @@ import resource
 
 import pytest
 
+from extract_helpers import article_rows, stored_article
 from newspipe import pipeline
 from newspipe.extract import ExtractionError, Limits, extract_article
 from newspipe.extract.pool import ExtractionPool, Job
-from newspipe.models import FeedSpec, FetchedPage, ParsedEntry
-from newspipe.store import repo
-from newspipe.store.schema import articles
 
 STORY = ("The harbour authority approved the new ferry terminal on Tuesday after a decade "
          "of debate among residents, fishermen and the regional council. ")
@@ -78,13 +76,13 @@ def test_pool_records_each_pathological_page_and_goes_on():
 
 
 def test_stage_records_failures_on_articles_and_extracts_the_rest(store):
-    ids = {name: _stored_article(store, name, content)
+    ids = {name: stored_article(store, name, content)
            for name, (content, _) in PATHOLOGICAL.items() if name != "huge"}
-    ids["huge"] = _stored_article(store, "huge", huge_page())
-    ids["good"] = _stored_article(store, "good", GOOD_PAGE)
+    ids["huge"] = stored_article(store, "huge", huge_page())
+    ids["good"] = stored_article(store, "good", GOOD_PAGE)
     extracted = pipeline.extract_articles(store, jobs=2, limits=TEST_LIMITS)
     assert extracted == [ids["good"]]
-    rows = _rows(store)
+    rows = article_rows(store)
     for name, (_, expected) in PATHOLOGICAL.items():
         assert rows[ids[name]].status == "failed"
         assert rows[ids[name]].error.startswith("extraction failed: ")
@@ -95,9 +93,9 @@ def test_stage_records_failures_on_articles_and_extracts_the_rest(store):
 
 
 def test_an_article_without_a_stored_page_is_recorded(store):
-    article_id = _stored_article(store, "pageless", None)
+    article_id = stored_article(store, "pageless", None)
     assert pipeline.extract_articles(store, jobs=1) == []
-    row = _rows(store)[article_id]
+    row = article_rows(store)[article_id]
     assert row.status == "failed" and "no stored page" in row.error
 
 
@@ -132,27 +130,3 @@ def test_undeclared_one_byte_charset_still_extracts():
 def test_a_page_that_is_not_html_is_refused():
     with pytest.raises(ExtractionError, match="binary content"):
         extract_article(b"%PDF-1.7\n\x00\x01\x02" + bytes(range(256)) * 40, "http://127.0.0.1/x")
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-def _stored_article(store, name: str, content: bytes | None) -> int:
-    """A fetched article through the pipeline's own write API, as the fetch stage leaves it."""
-    url = f"http://127.0.0.1/{name}"
-    with store.begin() as connection:
-        [feed_id] = repo.upsert_feeds(connection, [FeedSpec(url="http://127.0.0.1/feed",
-                                                            name="test feed")])
-        [entry_id] = repo.insert_new_entries(
-            connection, feed_id, [(ParsedEntry(key=name, url=url, title=f"About {name}"), url)])
-        [entry] = repo.pending_entries(connection, [entry_id])
-        article_id = repo.create_article(connection, entry, url, status="fetched",
-                                         http_status=200)
-        if content is not None:
-            repo.save_page(connection, article_id, FetchedPage(
-                url=url, final_url=url, status=200, content=content, charset="utf-8"))
-    return article_id
-
-
-def _rows(store) -> dict:
-    with store.connect() as connection:
-        return {row.id: row for row in connection.execute(articles.select())}

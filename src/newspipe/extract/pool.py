@@ -88,7 +88,7 @@ def _mp_context():
     with threads, as Airflow's and rich's are, can deadlock), with the extraction stack
     already imported so a replaced worker starts in milliseconds."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["newspipe.extract.pool"])
+    context.set_forkserver_preload(["newspipe.extract.pool", "newspipe.extract._warm"])
     return context
 
 

@@ -10,6 +10,7 @@ from extract_helpers import article_rows, stored_article
 from newspipe import pipeline
 from newspipe.extract import FeedHints, extract_article
 from newspipe.extract.cleanup import learn_boilerplate, remove_boilerplate, trim_repeats
+from newspipe.extract.metadata import strip_site_from_title
 from newspipe.store.schema import articles
 
 PARAGRAPHS = [
@@ -103,3 +104,14 @@ def test_stage_removes_boilerplate_learned_from_the_feeds_stored_articles(store)
     with store.connect() as connection:
         assert connection.scalar(articles.select().with_only_columns(
             articles.c.status).where(articles.c.id == new_id)) == "extracted"
+
+
+def test_the_site_name_is_taken_off_the_title():
+    assert strip_site_from_title("Ferry approved | The Coast Herald", "The Coast Herald",
+                                 "https://coastherald.example/a") == "Ferry approved"
+    assert strip_site_from_title("Ferry approved - coastherald.example", None,
+                                 "https://www.coastherald.example/a") == "Ferry approved"
+    # A subtitle is not a site name.
+    assert strip_site_from_title("Ferry approved: what it means for the islands",
+                                 "The Coast Herald", "https://coastherald.example/a") == \
+        "Ferry approved: what it means for the islands"

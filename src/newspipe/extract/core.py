@@ -23,6 +23,7 @@ from newspipe.extract.metadata import (
     best_published_at,
     identify_language,
     parse_date,
+    strip_site_from_title,
     structured_article,
 )
 from newspipe.models import ExtractedArticle
@@ -123,14 +124,15 @@ def extract_article(content: bytes, url: str | None, charset: str | None = None,
     if document is None or not (document.text or "").strip():
         raise ExtractionError("no article text found")
     hints = hints or FeedHints()
+    title = strip_site_from_title(document.title, document.sitename, url or document.url)
     text = cleanup.keep_structured_paragraphs(document.text.strip(), structured.body)
-    text = cleanup.trim_repeats(text, document.title or hints.title,
+    text = cleanup.trim_repeats(text, title or hints.title,
                                 (hints.summary, document.description))
     if not text.strip():
         raise ExtractionError("no article text left after removing headline and teasers")
     return ExtractedArticle(
         text=text.strip(),
-        title=document.title,
+        title=title,
         author=document.author,
         published_at=best_published_at(parse_date(document.date), structured.published_at),
         updated_at=structured.modified_at,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import py3langid
 from lxml.html import HtmlElement
+
+from newspipe.extract.cleanup import normalized
 
 # schema.org types whose articleBody / dates describe the page's own article.
 _ARTICLE_TYPES = frozenset({
@@ -22,6 +26,8 @@ _MODIFIED_META = ('//meta[@property="article:modified_time"]/@content',
 _PUBLISHED_META = ('//meta[@property="article:published_time"]/@content',
                    '//meta[@itemprop="datePublished"]/@content')
 _LANGID_CHARS = 3000
+_MAX_SITE_WORDS = 5
+_TITLE_SEPARATOR = re.compile(r"\s+[|\-–—•·:]\s+")
 
 
 @dataclass
@@ -104,6 +110,35 @@ def structured_article(tree: HtmlElement) -> StructuredArticle:
     found.published_at = found.published_at or _first_meta(tree, _PUBLISHED_META)
     found.modified_at = found.modified_at or _first_meta(tree, _MODIFIED_META)
     return found
+
+
+def _site_names(sitename: str | None, url: str | None) -> set[str]:
+    """How a site may name itself in a title: its name, its host with and without "www"."""
+    names = {normalized(sitename)} if sitename else set()
+    if url and (host := urlsplit(url).hostname):
+        host = host.removeprefix("www.")
+        names |= {normalized(host), normalized(host.rsplit(".", 1)[0])}
+    return names - {""}
+
+
+def _names_site(segment: str, names: set[str]) -> bool:
+    squashed = segment.replace(" ", "")
+    return any(name in segment or name.replace(" ", "") in squashed for name in names)
+
+
+def strip_site_from_title(title: str | None, sitename: str | None,
+                          url: str | None) -> str | None:
+    """'Headline | Site' -> 'Headline': page titles often carry the site's name, which is
+    not part of the headline (the site name is kept in its own field)."""
+    if not title:
+        return title
+    parts = _TITLE_SEPARATOR.split(title)
+    if len(parts) < 2:
+        return title
+    last = normalized(parts[-1])
+    if len(last.split()) <= _MAX_SITE_WORDS and _names_site(last, _site_names(sitename, url)):
+        return title[:title.rindex(parts[-1])].rstrip(" |-–—•·:").strip() or title
+    return title
 
 
 def identify_language(text: str) -> str | None:

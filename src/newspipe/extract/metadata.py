@@ -35,7 +35,6 @@ class StructuredArticle:
     """What the page says about its article in JSON-LD and meta tags."""
 
     body: str | None = None
-    headline: str | None = None
     published_at: datetime | None = None
     modified_at: datetime | None = None
 
@@ -67,7 +66,7 @@ def _json_ld_objects(tree: HtmlElement) -> Iterator[dict]:
     for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
         try:
             data = json.loads(script)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # broken JSON-LD is common: it only means no structured data
         stack = [data]
         while stack:
@@ -100,10 +99,9 @@ def structured_article(tree: HtmlElement) -> StructuredArticle:
     for item in _json_ld_objects(tree):
         if not _is_article(item):
             continue
-        body, headline = item.get("articleBody"), item.get("headline")
+        body = item.get("articleBody")
         found = StructuredArticle(
             body=body.strip() if isinstance(body, str) and body.strip() else None,
-            headline=headline.strip() if isinstance(headline, str) else None,
             published_at=parse_date(item.get("datePublished")),
             modified_at=parse_date(item.get("dateModified")))
         break

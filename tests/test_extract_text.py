@@ -10,7 +10,7 @@ from extract_helpers import article_rows, stored_article
 from newspipe import pipeline
 from newspipe.extract import FeedHints, extract_article
 from newspipe.extract.cleanup import learn_boilerplate, remove_boilerplate, trim_repeats
-from newspipe.extract.metadata import strip_site_from_title
+from newspipe.extract.metadata import drop_site_from_authors, strip_site_from_title
 from newspipe.store.schema import articles
 
 PARAGRAPHS = [
@@ -122,3 +122,10 @@ def test_broken_structured_data_is_ignored():
             '<script type="application/ld+json">' + "[" * 100_000 + "]" * 100_000 + "</script>")
     article = extract_article(news_page(head=head), "http://127.0.0.1/ferry")
     assert all(p in article.text for p in PARAGRAPHS)
+
+
+def test_the_publisher_is_not_listed_among_the_authors():
+    url = "https://coastherald.example/a"
+    assert drop_site_from_authors("The Coast Herald; Jane Doe", "The Coast Herald", url) == \
+        "Jane Doe"
+    assert drop_site_from_authors("Coast Herald", None, url) == "Coast Herald"

@@ -21,6 +21,7 @@ from newspipe.extract.guard import (
 )
 from newspipe.extract.metadata import (
     best_published_at,
+    drop_site_from_authors,
     identify_language,
     parse_date,
     strip_site_from_title,
@@ -133,7 +134,7 @@ def extract_article(content: bytes, url: str | None, charset: str | None = None,
     return ExtractedArticle(
         text=text.strip(),
         title=title,
-        author=document.author,
+        author=drop_site_from_authors(document.author, document.sitename, url or document.url),
         published_at=best_published_at(parse_date(document.date), structured.published_at),
         updated_at=structured.modified_at,
         language=identify_language(text),

@@ -139,6 +139,17 @@ def strip_site_from_title(title: str | None, sitename: str | None,
     return title
 
 
+def drop_site_from_authors(author: str | None, sitename: str | None,
+                           url: str | None) -> str | None:
+    """'Site; Jane Doe' -> 'Jane Doe': trafilatura lists the publisher among the authors
+    when the page credits both; a publisher alone stays (it is all the page says)."""
+    if not author:
+        return author
+    names = _site_names(sitename, url)
+    people = [part for part in author.split("; ") if not _names_site(normalized(part), names)]
+    return "; ".join(people) if people else author
+
+
 def identify_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language, by py3langid's classifier (fast, 97 languages,
     model shipped in the package)."""

@@ -15,6 +15,8 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="newspipe-airflow-
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER",
                       str(Path(__file__).resolve().parents[1] / "dags"))
+# Raw pages go to a WARC archive (Settings.archive_dir): keep the tests' out of the checkout.
+os.environ.setdefault("NEWSPIPE_ARCHIVE_DIR", tempfile.mkdtemp(prefix="newspipe-archive-"))
 
 import pytest
 from sqlalchemy import create_engine, text

@@ -7,6 +7,8 @@ returns ids or small summaries, so it is idempotent and safe to re-run after a c
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -16,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from newspipe import extract
 from newspipe.config import Settings
 from newspipe.dedup import Deduplicator, index
-from newspipe.fetch import http
+from newspipe.fetch import archive, http
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
-from newspipe.fetch.urls import BadURL, canonical_url
+from newspipe.fetch.urls import BadURL, canonical_url, declared_canonical
 from newspipe.models import FeedSpec
 from newspipe.store import Store, repo
 from newspipe.store.schema import utcnow
@@ -36,6 +38,8 @@ class PollResult:
     feeds: int = 0
     failed: int = 0
     new_entry_ids: list[int] = field(default_factory=list)
+    unchanged: int = 0  # 304 Not Modified, or the same body as last time
+    skipped: int = 0  # paused, or backing off after failures
 
 
 @dataclass
@@ -65,84 +69,177 @@ def register_feeds(store: Store, specs: Iterable[FeedSpec]) -> list[int]:
 
 def poll_feeds(store: Store, settings: Settings, feed_ids: Sequence[int] | None = None,
                report: Reporter = _no_report) -> PollResult:
-    """Fetch and parse each feed; store entries not seen before. A failing feed is
-    recorded against that feed and the others go on."""
+    """Fetch and parse each due feed; store entries not seen before. Paused feeds, and
+    feeds backing off after failures (next_poll_at in the future), are skipped. A failing
+    feed is recorded against that feed and the others go on."""
     with store.connect() as connection:
         rows = repo.feed_rows(connection, feed_ids)
-    result = PollResult(feeds=len(rows))
-    with http.make_client(settings) as client:
-        for done, feed in enumerate(rows, start=1):
-            try:
-                result.new_entry_ids += _poll_one(store, settings, client, feed)
-            except (http.FetchError, FeedError) as exc:
-                result.failed += 1
-                with store.begin() as connection:
-                    repo.record_feed_failure(connection, feed.id, str(exc))
-            report("poll", done, len(rows))
+    now = utcnow()
+    due = [f for f in rows if not f.paused_reason and not (f.next_poll_at and f.next_poll_at > now)]
+    result = PollResult(feeds=len(due), skipped=len(rows) - len(due))
+    asyncio.run(_poll_all(store, settings, due, result, report))
+    result.new_entry_ids.sort()
     return result
 
 
-def _poll_one(store: Store, settings: Settings, client, feed) -> list[int]:
-    page = http.fetch(client, feed.url, max_bytes=settings.max_body_bytes)
+async def _poll_all(store: Store, settings: Settings, feeds: list, result: PollResult,
+                    report: Reporter) -> None:
+    async with http.Fetcher(settings) as fetcher:
+        with archive.ArchiveWriter(settings.archive_dir, settings.archive_max_bytes) as warc:
+            tasks = [_poll_one(store, settings, fetcher, warc, feed, result) for feed in feeds]
+            for done, task in enumerate(asyncio.as_completed(tasks), start=1):
+                await task
+                report("poll", done, len(feeds))
+
+
+async def _poll_one(store: Store, settings: Settings, fetcher: http.Fetcher,
+                    warc: archive.ArchiveWriter, feed, result: PollResult) -> None:
+    try:
+        page = await fetcher.fetch(feed.url, headers=conditional_headers(feed),
+                                   accept=http.acceptable_feed_type)
+        warc.write(page)
+        outcome = _store_feed_response(store, feed, page)
+    except (http.FetchError, FeedError) as exc:
+        result.failed += 1
+        with store.begin() as connection:
+            _record_feed_failure(connection, settings, feed, exc)
+        return
+    if outcome is None:
+        result.unchanged += 1
+    else:
+        result.new_entry_ids += outcome
+
+
+def conditional_headers(feed) -> dict[str, str]:
+    """Validators from the last poll: the server may answer 304 Not Modified."""
+    headers = {}
+    if feed.etag:
+        headers["If-None-Match"] = feed.etag
+    if feed.last_modified:
+        headers["If-Modified-Since"] = feed.last_modified
+    return headers
+
+
+def _store_feed_response(store: Store, feed, page) -> list[int] | None:
+    """New entry ids, or None when the feed is unchanged: a 304, or the same body as last
+    time (feeds lie: many ignore validators, so the body's hash is compared too)."""
+    validators = {"etag": page.headers.get("etag"),
+                  "last_modified": page.headers.get("last-modified")}
+    body_hash = hashlib.sha256(page.content).hexdigest() if page.status != 304 else None
+    if page.status == 304 or body_hash == feed.content_hash:
+        with store.begin() as connection:
+            repo.record_feed_success(connection, feed.id, page.status, None,
+                                     _kept_problems(feed), **validators)
+        return None
     parsed = parse_feed(page.content, page.final_url, page.headers)
     usable = [(e, c) for e in parsed.entries if (c := entry_canonical_url(e))]
     problems = parsed.problems + [f"entry with unusable link: {e.url[:200]}"
                                   for e in parsed.entries if not entry_canonical_url(e)]
     with store.begin() as connection:
         new_ids = repo.insert_new_entries(connection, feed.id, usable)
-        repo.record_feed_success(connection, feed.id, page.status, parsed.title, problems)
+        repo.record_feed_success(connection, feed.id, page.status, parsed.title, problems,
+                                 content_hash=body_hash, **validators)
     return new_ids
+
+
+def _kept_problems(feed) -> list[str]:
+    """An unchanged feed keeps the parse problems recorded when it last changed."""
+    return [feed.last_error] if feed.last_error and not feed.consecutive_failures else []
+
+
+def _record_feed_failure(connection, settings: Settings, feed, exc: Exception) -> None:
+    """Back off exponentially (or as long as the server's Retry-After asks); pause the feed,
+    with the reason, when it keeps failing or can never work."""
+    failures = feed.consecutive_failures + 1
+    delay = min(settings.feed_backoff_seconds * 2 ** (failures - 1),
+                settings.feed_max_backoff_seconds)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, settings.feed_max_backoff_seconds))
+    paused = None
+    if getattr(exc, "permanent", False) and getattr(exc, "status", None) == 410:
+        paused = f"feed is gone (HTTP 410): {exc}"
+    elif failures >= settings.pause_after_failures:
+        paused = f"paused after {failures} consecutive failures; last: {exc}"
+    repo.record_feed_failure(connection, feed.id, str(exc), getattr(exc, "status", None),
+                             next_poll_at=utcnow() + timedelta(seconds=delay),
+                             paused_reason=paused)
 
 
 def fetch_articles(store: Store, settings: Settings, entry_ids: Sequence[int] | None = None,
                    report: Reporter = _no_report) -> list[int]:
-    """Fetch the page of each entry that has no article yet. A URL already known (by its
-    canonical form) is linked, not fetched again. Returns ids of newly fetched articles."""
+    """Fetch the page of each entry that has no article yet, once per canonical URL.
+    A URL already known (by its canonical form, or the page's own rel=canonical) is linked,
+    not fetched again. Returns ids of newly fetched articles."""
     with store.connect() as connection:
         pending = repo.pending_entries(connection, entry_ids)
-    fetched = []
-    with http.make_client(settings) as client:
-        for done, entry in enumerate(pending, start=1):
-            article_id = _fetch_one(store, settings, client, entry)
-            if article_id is not None:
-                fetched.append(article_id)
-            report("fetch", done, len(pending))
-    return fetched
+    by_url: dict[str, list] = {}
+    for entry in pending:
+        by_url.setdefault(entry.canonical_url, []).append(entry)
+    fetched: list[int] = []
+    asyncio.run(_fetch_all(store, settings, list(by_url.values()), fetched, report))
+    return sorted(fetched)
 
 
-def _fetch_one(store: Store, settings: Settings, client, entry) -> int | None:
-    with store.begin() as connection:
-        known = repo.article_id_by_url(connection, entry.canonical_url)
-        if known is not None:
-            repo.link_entry(connection, entry.id, known)
-            return None
+async def _fetch_all(store: Store, settings: Settings, groups: list[list], fetched: list[int],
+                     report: Reporter) -> None:
+    async with http.Fetcher(settings) as fetcher:
+        with archive.ArchiveWriter(settings.archive_dir, settings.archive_max_bytes) as warc:
+            tasks = [_fetch_one(store, fetcher, warc, group) for group in groups]
+            for done, task in enumerate(asyncio.as_completed(tasks), start=1):
+                if (article_id := await task) is not None:
+                    fetched.append(article_id)
+                report("fetch", done, len(groups))
+
+
+async def _fetch_one(store: Store, fetcher: http.Fetcher, warc: archive.ArchiveWriter,
+                     group: list) -> int | None:
+    """Fetch one URL for the entries that share it; link them all to its article."""
+    entry = group[0]
+    if _link_to_known(store, group, entry.canonical_url):
+        return None
     try:
-        page = http.fetch(client, entry.url, max_bytes=settings.max_body_bytes)
+        page = await fetcher.fetch(entry.url)
+        pointer = warc.write(page)
     except http.FetchError as exc:
-        page, error = None, f"fetch failed: {exc}"
-    else:
-        error = None
+        page, pointer, error = None, None, f"fetch failed: {exc}"
+    canonical = _page_canonical(entry, page) if page is not None else entry.canonical_url
+    if canonical != entry.canonical_url and _link_to_known(store, group, canonical):
+        return None
     try:
         with store.begin() as connection:
             if page is None:
-                repo.create_article(connection, entry, entry.canonical_url,
-                                    status="failed", error=error)
-                return None
-            article_id = repo.create_article(connection, entry, _page_canonical(entry, page),
-                                             status="fetched", http_status=page.status)
-            repo.save_page(connection, article_id, page)
-            return article_id
+                article_id = repo.create_article(connection, entry, canonical,
+                                                 status="failed", error=error)
+            else:
+                article_id = repo.create_article(connection, entry, canonical,
+                                                 status="fetched", http_status=page.status)
+                repo.save_page(connection, article_id, page, pointer)
+            for other in group[1:]:
+                repo.link_entry(connection, other.id, article_id)
     except IntegrityError:
         # Another worker stored the same URL meanwhile: link to its article.
-        with store.begin() as connection:
-            known = repo.article_id_by_url(connection, entry.canonical_url)
-            if known is not None:
-                repo.link_entry(connection, entry.id, known)
+        _link_to_known(store, group, canonical)
         return None
+    return article_id if page is not None else None
+
+
+def _link_to_known(store: Store, group: list, canonical: str) -> bool:
+    with store.begin() as connection:
+        known = repo.article_id_by_url(connection, canonical)
+        if known is None:
+            return False
+        for entry in group:
+            repo.link_entry(connection, entry.id, known)
+    return True
 
 
 def _page_canonical(entry, page) -> str:
-    """Redirects can land on another URL: key the article by where the page really is."""
+    """Key the article by where the page really is: its own rel=canonical / og:url when on
+    the same site, else the URL redirects landed on."""
+    declared = declared_canonical(page.content, page.final_url)
+    if declared:
+        return declared
     try:
         return canonical_url(page.final_url)
     except BadURL:

@@ -132,3 +132,10 @@ def _json_feed_version(data: dict) -> str:
     """"https://jsonfeed.org/version/1.1" -> "json1.1"."""
     version = str(data.get("version") or "").rstrip("/").rsplit("/", 1)[-1]
     return f"json{version}" if version else "json"
+
+
+def entry_canonical_url(entry: ParsedEntry) -> str | None:
+    try:
+        return canonical_url(entry.url)
+    except BadURL:
+        return None

@@ -108,4 +108,7 @@ def main() -> None:
 
 
 # Command modules register themselves on `app` when imported.
-from newspipe.cli import commands  # noqa: E402,F401
+from newspipe.cli import (
+    commands,  # noqa: E402,F401
+    feeds,  # noqa: E402,F401
+)

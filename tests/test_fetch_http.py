@@ -9,10 +9,10 @@ import zlib
 from dataclasses import replace
 
 import pytest
-from fetch_server import Reply, TestServer
 
+from fetch_server import Reply, TestServer
 from newspipe.config import Settings
-from newspipe.fetch.http import FetchError, Fetcher, acceptable_feed_type
+from newspipe.fetch.http import Fetcher, FetchError, acceptable_feed_type
 
 
 @pytest.fixture

@@ -83,10 +83,11 @@ def parse_feed(content: bytes, base_url: str, headers: dict[str, str] | None = N
     problems = []
     if parsed.bozo:
         problems.append(f"malformed feed: {parsed.bozo_exception}")
-    if not parsed.version and not parsed.entries:
+    version = parsed.get("version") or ""  # absent altogether on an empty document
+    if not version and not parsed.entries:
         reason = f" ({parsed.bozo_exception})" if parsed.bozo else ""
         raise FeedError(f"not a feed: no RSS, Atom or JSON Feed found{reason}")
-    feed = ParsedFeed(title=parsed.feed.get("title"), format=parsed.version or "unknown",
+    feed = ParsedFeed(title=parsed.feed.get("title"), format=version or "unknown",
                       problems=problems)
     for raw in parsed.entries:
         link = raw.get("feedburner_origlink") or raw.get("link")

@@ -83,22 +83,24 @@ def remove_feed(connection: Connection, feed_id: int) -> None:
 
 def insert_new_entries(connection: Connection, feed_id: int,
                        parsed: Iterable[tuple[ParsedEntry, str]]) -> list[int]:
-    """Insert entries not seen before for this feed (by key); return the new ids."""
+    """Insert entries not seen before for this feed (by key); return the new ids.
+    One query for the known keys and one multi-row INSERT ... RETURNING for the rest."""
     parsed = list(parsed)
     keys = [entry.key for entry, _ in parsed]
     known = set(connection.scalars(select(entries.c.key).where(
         entries.c.feed_id == feed_id, entries.c.key.in_(keys)))) if keys else set()
-    new_ids = []
+    now, rows = utcnow(), []
     for entry, canonical in parsed:
         if entry.key in known:
             continue
         known.add(entry.key)
-        new_ids.append(connection.execute(insert(entries).values(
-            feed_id=feed_id, key=entry.key, url=entry.url, canonical_url=canonical,
-            title=entry.title, summary=entry.summary, author=entry.author,
-            published_at=entry.published_at, first_seen_at=utcnow()),
-        ).inserted_primary_key[0])
-    return new_ids
+        rows.append({"feed_id": feed_id, "key": entry.key, "url": entry.url,
+                     "canonical_url": canonical, "title": entry.title, "summary": entry.summary,
+                     "author": entry.author, "published_at": entry.published_at,
+                     "first_seen_at": now, "article_id": None})
+    if not rows:
+        return []
+    return sorted(connection.scalars(insert(entries).returning(entries.c.id), rows))
 
 
 def pending_entries(connection: Connection, entry_ids: Sequence[int] | None = None) -> list[Row]:

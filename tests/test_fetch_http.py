@@ -223,3 +223,18 @@ def test_per_host_concurrency_and_delay(server):
     fetch_all([server.url("/quick.html")] * 3, settings(per_host_delay_seconds=0.5))
     starts = sorted(s.at for s in server.hits("/quick.html"))
     assert all(b - a >= 0.45 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_a_host_that_asked_for_a_long_pause_is_not_asked_again_in_the_run(server):
+    server.routes["/a.html"] = lambda _: Reply(503, b"", {"Retry-After": "3600"})
+    server.serve("/b.html", "ok")
+
+    async def go():
+        async with Fetcher(settings(per_host_concurrency=1)) as fetcher:
+            return await asyncio.gather(fetcher.fetch(server.url("/a.html")),
+                                        fetcher.fetch(server.url("/b.html")),
+                                        return_exceptions=True)
+    first, second = asyncio.run(go())
+    assert "Retry-After 3600" in str(first)
+    assert "asked for a pause" in str(second) and second.retry_after > 3500
+    assert server.hits("/b.html") == []

@@ -92,22 +92,32 @@ def parse_retry_after(value: str | None) -> float | None:
 
 class HostGate:
     """Per-host politeness: at most `concurrency` requests at once, and request starts at
-    least `delay` seconds apart (slots are reserved in order, so concurrent callers queue)."""
+    least `delay` seconds apart (slots are reserved in order, so concurrent callers queue).
+    A host that asked for a pause longer than `max_wait` (Retry-After) fails fast instead."""
 
-    def __init__(self, concurrency: int, delay: float):
+    def __init__(self, concurrency: int, delay: float, max_wait: float):
         self.semaphore = asyncio.Semaphore(max(1, concurrency))
         self.delay = delay
+        self.max_wait = max_wait
         self.next_start = 0.0
+        self.blocked_until = 0.0
 
     def defer(self, seconds: float) -> None:
         """The host asked us to wait (Retry-After): nobody starts before then."""
-        loop_time = asyncio.get_running_loop().time()
-        self.next_start = max(self.next_start, loop_time + seconds)
+        until = asyncio.get_running_loop().time() + seconds
+        if seconds > self.max_wait:
+            self.blocked_until = max(self.blocked_until, until)
+        else:
+            self.next_start = max(self.next_start, until)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         async with self.semaphore:
             now = asyncio.get_running_loop().time()
+            if self.blocked_until > now:
+                wait = self.blocked_until - now
+                raise FetchError(f"host asked for a pause (Retry-After): {wait:.0f} s left",
+                                 retry_after=wait)
             start = max(now, self.next_start)
             self.next_start = start + self.delay
             if start > now:
@@ -184,7 +194,8 @@ class Fetcher:
         host = (urlsplit(url).hostname or "").lower()
         if host not in self.gates:
             self.gates[host] = HostGate(self.settings.per_host_concurrency,
-                                        self.settings.per_host_delay_seconds)
+                                        self.settings.per_host_delay_seconds,
+                                        self.settings.max_retry_after_seconds)
         return self.gates[host]
 
     async def fetch(self, url: str, *, headers: dict[str, str] | None = None,

@@ -98,11 +98,12 @@ async def _poll_one(store: Store, settings: Settings, fetcher: http.Fetcher,
         page = await fetcher.fetch(feed.url, headers=conditional_headers(feed),
                                    accept=http.acceptable_feed_type)
         warc.write(page)
-        outcome = _store_feed_response(store, feed, page)
+        # Parsing and the store's I/O run in a worker thread, so that the event loop keeps
+        # the other feeds' requests moving meanwhile (writers are serialised by the store).
+        outcome = await asyncio.to_thread(_store_feed_response, store, feed, page)
     except (http.FetchError, FeedError) as exc:
         result.failed += 1
-        with store.begin() as connection:
-            _record_feed_failure(connection, settings, feed, exc)
+        await asyncio.to_thread(_record_feed_failure, store, settings, feed, exc)
         return
     if outcome is None:
         result.unchanged += 1
@@ -147,7 +148,7 @@ def _kept_problems(feed) -> list[str]:
     return [feed.last_error] if feed.last_error and not feed.consecutive_failures else []
 
 
-def _record_feed_failure(connection, settings: Settings, feed, exc: Exception) -> None:
+def _record_feed_failure(store: Store, settings: Settings, feed, exc: Exception) -> None:
     """Back off exponentially (or as long as the server's Retry-After asks); pause the feed,
     with the reason, when it keeps failing or can never work."""
     failures = feed.consecutive_failures + 1
@@ -161,9 +162,10 @@ def _record_feed_failure(connection, settings: Settings, feed, exc: Exception) -
         paused = f"feed is gone (HTTP 410): {exc}"
     elif failures >= settings.pause_after_failures:
         paused = f"paused after {failures} consecutive failures; last: {exc}"
-    repo.record_feed_failure(connection, feed.id, str(exc), getattr(exc, "status", None),
-                             next_poll_at=utcnow() + timedelta(seconds=delay),
-                             paused_reason=paused)
+    with store.begin() as connection:
+        repo.record_feed_failure(connection, feed.id, str(exc), getattr(exc, "status", None),
+                                 next_poll_at=utcnow() + timedelta(seconds=delay),
+                                 paused_reason=paused)
 
 
 def fetch_articles(store: Store, settings: Settings, entry_ids: Sequence[int] | None = None,
@@ -194,15 +196,22 @@ async def _fetch_all(store: Store, settings: Settings, groups: list[list], fetch
 
 async def _fetch_one(store: Store, fetcher: http.Fetcher, warc: archive.ArchiveWriter,
                      group: list) -> int | None:
-    """Fetch one URL for the entries that share it; link them all to its article."""
+    """Fetch one URL for the entries that share it; link them all to its article.
+    Store I/O runs in worker threads, as in polling."""
     entry = group[0]
-    if _link_to_known(store, group, entry.canonical_url):
+    if await asyncio.to_thread(_link_to_known, store, group, entry.canonical_url):
         return None
     try:
         page = await fetcher.fetch(entry.url)
-        pointer = warc.write(page)
+        pointer, error = warc.write(page), None
     except http.FetchError as exc:
         page, pointer, error = None, None, f"fetch failed: {exc}"
+    return await asyncio.to_thread(_store_article, store, group, page, pointer, error)
+
+
+def _store_article(store: Store, group: list, page, pointer, error: str | None) -> int | None:
+    """The new article's id; None when it failed, or is known under its page's canonical."""
+    entry = group[0]
     canonical = _page_canonical(entry, page) if page is not None else entry.canonical_url
     if canonical != entry.canonical_url and _link_to_known(store, group, canonical):
         return None

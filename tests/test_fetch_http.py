@@ -238,3 +238,23 @@ def test_a_host_that_asked_for_a_long_pause_is_not_asked_again_in_the_run(server
     assert "Retry-After 3600" in str(first)
     assert "asked for a pause" in str(second) and second.retry_after > 3500
     assert server.hits("/b.html") == []
+
+
+def test_the_connected_address_is_checked_too():
+    """DNS rebinding: a name that passed the check but connects to a private address."""
+    from newspipe.fetch.safety import UnsafeURL, check_peer
+
+    check_peer("news.example", "93.184.216.34")
+    with pytest.raises(UnsafeURL, match="connected to non-public address 10.1.2.3"):
+        check_peer("news.example", "10.1.2.3")
+    check_peer("intranet.test", "10.1.2.3", ["10.0.0.0/8"])
+    check_peer("intranet.test", "10.1.2.3", ["intranet.test"])
+
+
+def test_boolean_settings_from_the_environment():
+    from newspipe.config import ConfigError, load_settings
+
+    assert load_settings(env={"NEWSPIPE_OBEY_ROBOTS": "false"}).obey_robots is False
+    assert load_settings(env={"NEWSPIPE_OBEY_ROBOTS": "yes"}).obey_robots is True
+    with pytest.raises(ConfigError, match="not true or false"):
+        load_settings(env={"NEWSPIPE_OBEY_ROBOTS": "maybe"})

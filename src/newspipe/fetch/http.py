@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from newspipe.config import Settings
-from newspipe.fetch.safety import UnsafeURL, check_url
+from newspipe.fetch.safety import UnsafeURL, check_peer, check_url
 from newspipe.models import FetchedPage
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
@@ -262,6 +262,7 @@ class Fetcher:
     async def _exchange(self, url: str, headers: dict[str, str] | None, accept,
                         gate: HostGate) -> FetchedPage | _Redirect:
         async with self.client.stream("GET", url, headers=headers) as response:
+            self._check_peer(url, response)
             status = response.status_code
             if status in REDIRECT_STATUSES and response.headers.get("location"):
                 return _Redirect(response.headers["location"])
@@ -275,6 +276,16 @@ class Fetcher:
                                  permanent=True)
             raw, body = await read_capped(response, self.settings.max_body_bytes)
             return _page(url, response, raw, body)
+
+    def _check_peer(self, url: str, response: httpx.Response) -> None:
+        stream = response.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        if peer:
+            try:
+                check_peer(urlsplit(url).hostname or "", peer[0],
+                           self.settings.allow_private_hosts)
+            except UnsafeURL as exc:
+                raise FetchError(str(exc), permanent=True) from None
 
     def _status_error(self, response: httpx.Response, gate: HostGate) -> FetchError:
         status = response.status_code

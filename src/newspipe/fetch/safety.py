@@ -51,6 +51,18 @@ async def resolve(host: str, port: int) -> set[IPAddress]:
     return {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
 
 
+def check_peer(host: str, address: str, allow_private_hosts: Iterable[str] = ()) -> None:
+    """After connecting: the address we really talk to must be public too. DNS can answer
+    differently between our check and httpx's own lookup (rebinding); this catches it
+    before any of the body is read."""
+    names, networks = _allowed_networks(allow_private_hosts)
+    if host.lower().rstrip(".") in names:
+        return
+    peer = ipaddress.ip_address(address.split("%", 1)[0])
+    if not is_public(peer) and not any(peer in network for network in networks):
+        raise UnsafeURL(f"refusing {host}: connected to non-public address {peer}")
+
+
 async def check_url(url: str, allow_private_hosts: Iterable[str] = ()) -> None:
     """Raise UnsafeURL unless `url` is http(s) and every address of its host is public
     (or the host/address is explicitly allowed)."""

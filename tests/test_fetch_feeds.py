@@ -17,7 +17,7 @@ from newspipe.config import Settings
 from newspipe.fetch.feeds import FeedError, parse_feed
 from newspipe.models import FeedSpec
 from newspipe.store import repo
-from newspipe.store.schema import articles, entries, feeds, utcnow
+from newspipe.store.schema import articles, entries, feeds, robots_txt, utcnow
 
 
 @pytest.fixture
@@ -265,3 +265,17 @@ def test_every_shared_feeds_dev_file_polls_over_http(sqlite_url, tmp_path, serve
         failed = [row for row in repo.feed_rows(connection) if row.consecutive_failures]
     assert all(row.last_error for row in failed)
     store.dispose()
+
+
+def test_robots_txt_is_kept_in_the_store_between_runs(store, settings, server):
+    server.serve("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
+    server.serve("/feed.xml", rss("N", [("a", "/a.html")]), "application/xml")
+    add_feed(store, server.url("/feed.xml"))
+    pipeline.poll_feeds(store, settings)
+    pipeline.poll_feeds(store, settings)
+    assert len(server.hits("/robots.txt")) == 1 and len(server.hits("/feed.xml")) == 2
+
+    with store.begin() as connection:  # expired: asked again
+        connection.execute(update(robots_txt).values(expires_at=utcnow()))
+    pipeline.poll_feeds(store, settings)
+    assert len(server.hits("/robots.txt")) == 2

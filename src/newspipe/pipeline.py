@@ -82,9 +82,35 @@ def poll_feeds(store: Store, settings: Settings, feed_ids: Sequence[int] | None 
     return result
 
 
+class StoredRobots:
+    """robots.txt answers kept in the store, so the next stage run (another process, in
+    Airflow) does not ask the site again before they expire. See fetch/robots.py."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    async def load(self, url: str) -> tuple[int, str] | None:
+        return await asyncio.to_thread(self._load, url)
+
+    async def save(self, url: str, status: int, body: str, ttl: float) -> None:
+        await asyncio.to_thread(self._save, url, status, body, ttl)
+
+    def _load(self, url: str) -> tuple[int, str] | None:
+        with self.store.connect() as connection:
+            return repo.stored_robots_txt(connection, url)
+
+    def _save(self, url: str, status: int, body: str, ttl: float) -> None:
+        try:
+            with self.store.begin() as connection:
+                repo.store_robots_txt(connection, url, status, body.replace("\x00", ""),
+                                      utcnow() + timedelta(seconds=ttl))
+        except IntegrityError:
+            pass  # another worker stored it meanwhile: theirs is as good
+
+
 async def _poll_all(store: Store, settings: Settings, feeds: list, result: PollResult,
                     report: Reporter) -> None:
-    async with http.Fetcher(settings) as fetcher:
+    async with http.Fetcher(settings, StoredRobots(store)) as fetcher:
         with archive.ArchiveWriter(settings.archive_dir, settings.archive_max_bytes) as warc:
             tasks = [_poll_one(store, settings, fetcher, warc, feed, result) for feed in feeds]
             for done, task in enumerate(asyncio.as_completed(tasks), start=1):
@@ -185,7 +211,7 @@ def fetch_articles(store: Store, settings: Settings, entry_ids: Sequence[int] | 
 
 async def _fetch_all(store: Store, settings: Settings, groups: list[list], fetched: list[int],
                      report: Reporter) -> None:
-    async with http.Fetcher(settings) as fetcher:
+    async with http.Fetcher(settings, StoredRobots(store)) as fetcher:
         with archive.ArchiveWriter(settings.archive_dir, settings.archive_max_bytes) as warc:
             tasks = [_fetch_one(store, fetcher, warc, group) for group in groups]
             for done, task in enumerate(asyncio.as_completed(tasks), start=1):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -30,6 +31,9 @@ import httpx
 from newspipe.config import Settings
 from newspipe.fetch.safety import UnsafeURL, check_peer, check_url
 from newspipe.models import FetchedPage
+
+if TYPE_CHECKING:
+    from newspipe.fetch.robots import RobotsStore
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
@@ -168,7 +172,7 @@ class Fetcher:
     Use as `async with Fetcher(settings) as fetcher: page = await fetcher.fetch(url)`.
     """
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, robots_store: RobotsStore | None = None):
         from newspipe.fetch.robots import RobotsCache  # robots uses this module's client
 
         self.settings = settings
@@ -182,7 +186,7 @@ class Fetcher:
         )
         self.connections = asyncio.Semaphore(settings.max_connections)
         self.gates: dict[str, HostGate] = {}
-        self.robots = RobotsCache(self)
+        self.robots = RobotsCache(self, robots_store)
 
     async def __aenter__(self) -> Fetcher:
         return self

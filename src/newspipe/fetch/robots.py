@@ -2,14 +2,15 @@
 
 Following RFC 9309: a robots.txt that is missing (4xx) allows everything; one that cannot
 be fetched (5xx, timeout, refused) disallows everything until the cache entry expires.
-A Crawl-delay longer than our own per-host delay is honoured (capped at a minute).
+A Crawl-delay longer than our own per-host delay is honoured (capped at a minute). Answers
+are kept for `robots_cache_seconds`, in memory and, given a RobotsStore, between runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from protego import Protego
@@ -29,14 +30,24 @@ class _Rules:
     error: str | None = None  # robots.txt unreachable: everything refused
 
 
+class RobotsStore(Protocol):
+    """Where robots.txt answers outlive one stage run (the pipeline keeps them in the
+    store): `load` returns (status, body) while fresh, `save` keeps one for `ttl` seconds."""
+
+    async def load(self, url: str) -> tuple[int, str] | None: ...
+
+    async def save(self, url: str, status: int, body: str, ttl: float) -> None: ...
+
+
 def robots_url(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}/robots.txt"
 
 
 class RobotsCache:
-    def __init__(self, fetcher: Fetcher):
+    def __init__(self, fetcher: Fetcher, stored: RobotsStore | None = None):
         self.fetcher = fetcher
+        self.stored = stored
         self.rules: dict[str, _Rules] = {}
         self.locks: dict[str, asyncio.Lock] = {}
 
@@ -60,20 +71,33 @@ class RobotsCache:
             return rules
 
     async def _load(self, url: str) -> _Rules:
+        stored = await self.stored.load(url) if self.stored else None
+        if stored is not None:
+            return self._rules(url, *stored)
         from newspipe.fetch.http import FetchError, acceptable_any_type
 
-        settings = self.fetcher.settings
-        expires = asyncio.get_running_loop().time() + settings.robots_cache_seconds
         try:
             page = await self.fetcher.fetch_once(url, accept=acceptable_any_type, robots=False)
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-                return _Rules(None, expires)
+                return await self._keep(url, exc.status, "")
             retry = asyncio.get_running_loop().time() + UNREACHABLE_RETRY_SECONDS
-            return _Rules(None, min(expires, retry), error=str(exc))
+            return _Rules(None, retry, error=str(exc))
         text = page.content[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
-        parser = Protego.parse(text)
-        delay = parser.crawl_delay(settings.user_agent)
+        return await self._keep(url, page.status, text)
+
+    async def _keep(self, url: str, status: int, body: str) -> _Rules:
+        if self.stored:
+            await self.stored.save(url, status, body, self.fetcher.settings.robots_cache_seconds)
+        return self._rules(url, status, body)
+
+    def _rules(self, url: str, status: int, body: str) -> _Rules:
+        """A 4xx robots.txt allows everything; otherwise its rules, and its Crawl-delay."""
+        expires = asyncio.get_running_loop().time() + self.fetcher.settings.robots_cache_seconds
+        if status >= 400:
+            return _Rules(None, expires)
+        parser = Protego.parse(body)
+        delay = parser.crawl_delay(self.fetcher.settings.user_agent)
         if delay:
             gate = self.fetcher.gate(url)
             gate.delay = max(gate.delay, min(float(delay), MAX_CRAWL_DELAY))

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 from newspipe.extract import best_published_at
 from newspipe.fetch.archive import ArchiveError, RecordPointer, read_response
 from newspipe.models import ExtractedArticle, FeedSpec, FetchedPage, ParsedEntry
-from newspipe.store.schema import articles, entries, feeds, utcnow
+from newspipe.store.schema import articles, entries, feeds, robots_txt, utcnow
 
 
 def upsert_feeds(connection: Connection, specs: Iterable[FeedSpec]) -> list[int]:
@@ -191,3 +191,17 @@ def mark_failed(connection: Connection, article_id: int, error: str) -> None:
 
 def article_text(connection: Connection, article_id: int) -> str | None:
     return connection.scalar(select(articles.c.text).where(articles.c.id == article_id))
+
+
+def stored_robots_txt(connection: Connection, url: str) -> tuple[int, str] | None:
+    """(status, body) of a robots.txt fetched before and not yet expired."""
+    row = connection.execute(select(robots_txt.c.status, robots_txt.c.body).where(
+        robots_txt.c.url == url, robots_txt.c.expires_at > utcnow())).first()
+    return (row.status, row.body) if row else None
+
+
+def store_robots_txt(connection: Connection, url: str, status: int, body: str,
+                     expires_at: datetime) -> None:
+    connection.execute(delete(robots_txt).where(robots_txt.c.url == url))
+    connection.execute(insert(robots_txt).values(url=url, status=status, body=body,
+                                                 fetched_at=utcnow(), expires_at=expires_at))

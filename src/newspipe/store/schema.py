@@ -164,3 +164,15 @@ changes = Table(
     Column("kind", String(32), nullable=False),
     Column("at", UTCDateTime, nullable=False, default=utcnow),
 )
+
+# robots.txt of each site, kept between stage runs so a site is not asked again before it
+# expires (fetch/robots.py). Only answers are kept: an unreachable robots.txt is retried.
+robots_txt = Table(
+    "robots_txt",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

@@ -1,4 +1,4 @@
-"""Initial schema: feeds, entries, articles, clusters, LSH buckets, changes, view.
+"""Initial schema: feeds, entries, articles, clusters, LSH buckets, changes, view, robots.txt.
 
 Revision ID: 0001
 Revises:
@@ -145,9 +145,19 @@ def upgrade() -> None:
                                 name="fk_changes_article_id_articles", ondelete="CASCADE"),
     )
     op.execute(CANONICAL_ARTICLES_VIEW)
+    op.create_table(
+        "robots_txt",
+        sa.Column("url", sa.String(2048), nullable=False),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("fetched_at", TZ, nullable=False),
+        sa.Column("expires_at", TZ, nullable=False),
+        sa.PrimaryKeyConstraint("url", name="pk_robots_txt"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("robots_txt")
     op.execute("DROP VIEW canonical_articles")
     for table in ("changes", "lsh_buckets", "entries"):
         op.drop_table(table)

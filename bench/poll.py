@@ -4,8 +4,9 @@
 
 The feeds are served by a separate process on H loopback addresses (127.0.0.2, 127.0.0.3,
 ...: all loopback on Linux), so the per-host politeness rules (default: 2 requests at once
-and 1 s between request starts per host, robots.txt per host) stay ON and are measured as a
-crawler would meet them across many publishers. Half the feeds send an ETag (the second poll
+and 1 s between request starts per host, robots.txt per host, kept in the store so the second
+poll does not ask again) stay ON and are measured as a crawler would meet them across many
+publishers. Half the feeds send an ETag (the second poll
 gets 304 Not Modified), half send no validators (the second poll is skipped by body hash).
 
 Prints: wall time of the first poll (all new) and second poll (all unchanged), requests per

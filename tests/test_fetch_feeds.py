@@ -279,3 +279,15 @@ def test_robots_txt_is_kept_in_the_store_between_runs(store, settings, server):
         connection.execute(update(robots_txt).values(expires_at=utcnow()))
     pipeline.poll_feeds(store, settings)
     assert len(server.hits("/robots.txt")) == 2
+
+
+def test_stages_run_from_inside_a_running_event_loop(store, settings, server):
+    """A notebook or an async host calls the stage functions with its own loop running."""
+    import asyncio
+
+    server.serve("/feed.xml", rss("N", [("a", "/a.html")]), "application/xml")
+    add_feed(store, server.url("/feed.xml"))
+
+    async def host():
+        return pipeline.poll_feeds(store, settings)
+    assert len(asyncio.run(host()).new_entry_ids) == 1

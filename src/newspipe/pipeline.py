@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +26,8 @@ from newspipe.fetch.urls import BadURL, canonical_url, declared_canonical
 from newspipe.models import FeedSpec
 from newspipe.store import Store, repo
 from newspipe.store.schema import utcnow
+
+T = TypeVar("T")
 
 # Called as report(stage, done, total) after each item, for progress bars.
 Reporter = Callable[[str, int, int], None]
@@ -77,9 +81,20 @@ def poll_feeds(store: Store, settings: Settings, feed_ids: Sequence[int] | None 
     now = utcnow()
     due = [f for f in rows if not f.paused_reason and not (f.next_poll_at and f.next_poll_at > now)]
     result = PollResult(feeds=len(due), skipped=len(rows) - len(due))
-    asyncio.run(_poll_all(store, settings, due, result, report))
+    run_async(_poll_all(store, settings, due, result, report))
     result.new_entry_ids.sort()
     return result
+
+
+def run_async(coroutine: Coroutine[object, object, T]) -> T:
+    """Run the fetch side's event loop from synchronous stage functions; from a thread of
+    its own when the caller already runs a loop (a notebook, an async host)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 class StoredRobots:
@@ -205,7 +220,7 @@ def fetch_articles(store: Store, settings: Settings, entry_ids: Sequence[int] | 
     for entry in pending:
         by_url.setdefault(entry.canonical_url, []).append(entry)
     fetched: list[int] = []
-    asyncio.run(_fetch_all(store, settings, list(by_url.values()), fetched, report))
+    run_async(_fetch_all(store, settings, list(by_url.values()), fetched, report))
     return sorted(fetched)
 
 

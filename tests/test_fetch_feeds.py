@@ -291,3 +291,16 @@ def test_stages_run_from_inside_a_running_event_loop(store, settings, server):
     async def host():
         return pipeline.poll_feeds(store, settings)
     assert len(asyncio.run(host()).new_entry_ids) == 1
+
+
+def test_a_json_feed_with_odd_values_keeps_its_usable_items():
+    body = (b'{"version": "https://jsonfeed.org/version/1.1", "items": [1, {"id": 2}, '
+            b'{"url": "/a", "title": ["x"], "date_published": 7},'
+            b'{"url": "/b", "authors": [{"name": "A"}], '
+            b'"date_published": "2021-06-17T10:00:00+02:00"}]}')
+    parsed = parse_feed(body, "https://x.example/feed.json")
+    assert parsed.format == "json1.1"
+    assert [e.url for e in parsed.entries] == ["https://x.example/a", "https://x.example/b"]
+    assert parsed.entries[1].author == "A"
+    assert parsed.entries[1].published_at.isoformat() == "2021-06-17T08:00:00+00:00"
+    assert len(parsed.problems) == 2

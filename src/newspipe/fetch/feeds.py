@@ -37,24 +37,33 @@ def _json_feed(content: bytes, base_url: str) -> ParsedFeed:
         raise FeedError(f"invalid JSON Feed: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise FeedError("JSON document is not a JSON Feed (no 'items' list)")
-    feed = ParsedFeed(title=data.get("title"), format=_json_feed_version(data))
-    for item in data["items"]:
-        link = item.get("url") or item.get("external_url")
+    feed = ParsedFeed(title=_text(data.get("title")), format=_json_feed_version(data))
+    for number, item in enumerate(data["items"], start=1):
+        item = item if isinstance(item, dict) else {}
+        link = _text(item.get("url")) or _text(item.get("external_url"))
         if not link:
-            feed.problems.append(f"item {item.get('id')!r} has no url")
+            feed.problems.append(f"item #{number} ({_text(item.get('id'))!r}) has no url")
             continue
         url = entry_link(base_url, link)
-        published = item.get("date_published")
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        authors = item.get("authors") or [item.get("author")]
+        names = [_text(a.get("name")) for a in authors if isinstance(a, dict)]
         feed.entries.append(ParsedEntry(
             key=str(item.get("id") or "") or link_key(url),
             url=url,
-            title=item.get("title"),
-            summary=item.get("summary") or item.get("content_text"),
-            author=", ".join(a.get("name", "") for a in authors if isinstance(a, dict)) or None,
-            published_at=_parse_iso(published),
+            title=_text(item.get("title")),
+            summary=_text(item.get("summary")) or _text(item.get("content_text")),
+            author=", ".join(n for n in names if n) or None,
+            published_at=_parse_iso(_text(item.get("date_published"))),
         ))
+    _unique_keys(feed)
     return feed
+
+
+def _text(value: object) -> str | None:
+    """JSON Feed values as text: producers put numbers, lists, objects anywhere."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
 
 
 def _parse_iso(value: str | None) -> datetime | None:

@@ -71,6 +71,9 @@ def test_feeds_add_poll_list_remove(tmp_path, server):
     assert ok["last_status"] == 200 and ok["title"] == "News" and ok["role"] == "wire"
     assert gone["paused_reason"].startswith("feed is gone (HTTP 410)")
     assert "paused" in newspipe("feeds", "list", *db, cwd=tmp_path).stdout
+    checked = newspipe("feeds", "check", server.url("/feed.xml"), "--json", *db, cwd=tmp_path,
+                       env=env)
+    assert json.loads(checked.stdout)["health"]["last_status"] == 200
 
     removed = newspipe("feeds", "remove", server.url("/gone.xml"), *db, cwd=tmp_path)
     assert removed.returncode == 0, removed.stderr

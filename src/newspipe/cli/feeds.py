@@ -18,7 +18,7 @@ from newspipe.config import Settings
 from newspipe.fetch import http
 from newspipe.fetch.feeds import FeedError, parse_feed
 from newspipe.models import FeedRole, FeedSpec, ParsedFeed
-from newspipe.store import open_store, repo
+from newspipe.store import StoreError, open_store, repo
 
 feeds_app = typer.Typer(no_args_is_help=True, help="The feeds the store polls, and their health.")
 app.add_typer(feeds_app, name="feeds")
@@ -111,16 +111,26 @@ def feeds_check(
     path_or_url: str,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     config: ConfigOption = None,
+    db: DbOption = None,
 ) -> None:
-    """Parse a feed file or URL and print its entries; exit 1 when it is unusable."""
-    settings = settings_for(config, None)
+    """Parse a feed file or URL and print its entries; exit 1 when it is unusable.
+    A URL the store polls also shows its health there."""
+    settings = settings_for(config, db)
+    health = _stored_health(path_or_url, settings.database_url)
     try:
         feed = _parse_path_or_url(path_or_url, settings)
     except (http.FetchError, FeedError) as exc:
         raise UserError(f"{path_or_url}: {exc}") from None
     if as_json:
-        typer.echo(json.dumps(_feed_as_json(feed), ensure_ascii=False))
+        data = _feed_as_json(feed)
+        if health is not None:
+            data["health"] = health
+        typer.echo(json.dumps(data, ensure_ascii=False))
         return
+    if health is not None:
+        state = f"paused: {health['paused_reason']}" if health["paused_reason"] else \
+            f"last status {health['last_status']}, {health['consecutive_failures']} failures"
+        console.print(f"in the store as feed {health['id']}: {escape(state)}", highlight=False)
     table = Table(title=f"{escape(feed.title or '(untitled)')} · {feed.format} · "
                         f"{len(feed.entries)} entries")
     for column in ("published (UTC)", "title", "url"):
@@ -131,6 +141,20 @@ def feeds_check(
     out.print(table)
     for problem in feed.problems:
         console.print(f"[yellow]problem:[/yellow] {escape(problem)}", highlight=False)
+
+
+def _stored_health(url: str, database_url: str) -> dict | None:
+    """The feed's health when the store (if there is one) polls this URL."""
+    if database_url.startswith("sqlite:///") and not Path(database_url[10:]).is_file():
+        return None  # do not create an empty store just to look
+    try:
+        store = open_store(database_url, migrate=False)
+        with store.connect() as connection:
+            feed_id = repo.feed_id_by_url_or_id(connection, url)
+            rows = repo.feed_rows(connection, [feed_id]) if feed_id is not None else []
+    except StoreError:
+        return None
+    return _feed_health(rows[0]) if rows else None
 
 
 def _parse_path_or_url(path_or_url: str, settings: Settings) -> ParsedFeed:

@@ -154,7 +154,7 @@ async def _poll_one(store: Store, settings: Settings, fetcher: http.Fetcher,
 
 def conditional_headers(feed) -> dict[str, str]:
     """Validators from the last poll: the server may answer 304 Not Modified."""
-    headers = {}
+    headers = {"Accept": http.FEED_ACCEPT}
     if feed.etag:
         headers["If-None-Match"] = feed.etag
     if feed.last_modified:

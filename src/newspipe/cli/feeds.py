@@ -169,7 +169,8 @@ def _parse_path_or_url(path_or_url: str, settings: Settings) -> ParsedFeed:
 
 async def _fetch_feed(url: str, settings: Settings):
     async with http.Fetcher(settings) as fetcher:
-        return await fetcher.fetch(url, accept=http.acceptable_feed_type)
+        return await fetcher.fetch(url, headers={"Accept": http.FEED_ACCEPT},
+                                   accept=http.acceptable_feed_type)
 
 
 def _feed_as_json(feed: ParsedFeed) -> dict:

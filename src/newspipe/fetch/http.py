@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from newspipe.fetch.robots import RobotsStore
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+               "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 
 

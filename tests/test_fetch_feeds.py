@@ -145,6 +145,22 @@ def test_pages_are_archived_in_warc_and_load_back_without_fetching(store, settin
     assert body.decode() == page
     assert row.final_url == row.url == server.url("/a.html") and row.charset == "utf-8"
     assert row.warc_file.startswith(settings.archive_dir) and row.warc_file.endswith(".warc.gz")
+    records = archived_records(settings.archive_dir)
+    for url in (server.url("/feed.xml"), server.url("/a.html")):  # feeds are archived too
+        assert ("request", url) in records and ("response", url) in records
+
+
+def archived_records(directory: str) -> list[tuple[str, str]]:
+    from pathlib import Path
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    found = []
+    for path in sorted(Path(directory).glob("*.warc.gz")):
+        with path.open("rb") as stream:
+            found += [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"))
+                      for r in ArchiveIterator(stream)]
+    return found
 
 
 def test_a_known_canonical_url_is_not_fetched_again(store, settings, server):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+from newspipe.fetch.archive import ArchiveWriter
 from newspipe.models import FeedSpec, FetchedPage, ParsedEntry
 from newspipe.store import repo
 from newspipe.store.schema import articles
@@ -19,8 +22,10 @@ def stored_article(store, name: str, content: bytes | None) -> int:
         article_id = repo.create_article(connection, entry, url, status="fetched",
                                          http_status=200)
         if content is not None:
-            repo.save_page(connection, article_id, FetchedPage(
-                url=url, final_url=url, status=200, content=content, charset="utf-8"))
+            page = FetchedPage(url=url, final_url=url, status=200, content=content,
+                               content_type="text/html", charset="utf-8")
+            with ArchiveWriter(os.environ["NEWSPIPE_ARCHIVE_DIR"]) as archive:
+                repo.save_page(connection, article_id, page, archive.write(page))
     return article_id
 
 

@@ -167,13 +167,29 @@ def _jobs(pages: list[Page]) -> list[Job]:
     return [Job(i, p.html, p.url) for i, p in enumerate(pages)]
 
 
-def _rate(run: Callable[[], object], count: int) -> float:
-    start = time.perf_counter()
+def _cpu_seconds() -> float:
+    """CPU time of this process and every live descendant (pool workers, forkserver)."""
+    total = 0.0
+    for process in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+@dataclass
+class Speed:
+    wall: float  # pages per second
+    cpu: float  # pages per CPU-second: what a shared, loaded machine disturbs least
+
+
+def _rate(run: Callable[[], object], count: int) -> Speed:
+    cpu, start = _cpu_seconds(), time.perf_counter()
     run()
-    return count / (time.perf_counter() - start)
+    return Speed(count / (time.perf_counter() - start), count / (_cpu_seconds() - cpu))
 
 
-def bare_speed(pages: list[Page], jobs: int, function: Callable = bare_extract) -> float:
+def bare_speed(pages: list[Page], jobs: int, function: Callable = bare_extract) -> Speed:
     args = [(p.html, p.url) for p in pages]
     if jobs == 1:
         for a in args:  # warm: a first pass, as newspipe's workers start warm
@@ -184,13 +200,13 @@ def bare_speed(pages: list[Page], jobs: int, function: Callable = bare_extract) 
         return _rate(lambda: list(pool.imap(function, args, chunksize=4)), len(pages))
 
 
-def newspipe_speed(pages: list[Page], jobs: int) -> float:
+def newspipe_speed(pages: list[Page], jobs: int) -> Speed:
     with ExtractionPool(jobs) as pool:
         list(pool.extract(_jobs(pages)))  # warm: workers up, one pass
         return _rate(lambda: list(pool.extract(_jobs(pages))), len(pages))
 
 
-def throughput(pages: list[Page], jobs: int, repeats: int) -> dict[str, float]:
+def throughput(pages: list[Page], jobs: int, repeats: int) -> dict[str, Speed]:
     """Steady pages per second (pools started and warm), the median of `repeats`
     interleaved runs of each system."""
     systems = {
@@ -201,11 +217,13 @@ def throughput(pages: list[Page], jobs: int, repeats: int) -> dict[str, float]:
         f"bare trafilatura.extract, {jobs} processes": lambda: bare_speed(pages, jobs),
         f"newspipe, {jobs} workers": lambda: newspipe_speed(pages, jobs),
     }
-    runs: dict[str, list[float]] = {}
+    runs: dict[str, list[Speed]] = {}
     for _ in range(repeats):
         for name, measure in systems.items():
             runs.setdefault(name, []).append(measure())
-    return {name: statistics.median(values) for name, values in runs.items()}
+    return {name: Speed(statistics.median(s.wall for s in values),
+                        statistics.median(s.cpu for s in values))
+            for name, values in runs.items()}
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -264,13 +282,16 @@ def main() -> None:
 
     print(f"\n## Throughput (pages/s, median of {repeats})\n")
     speeds = throughput(pages, args.jobs, repeats)
-    baseline = speeds["bare trafilatura.extract, 1 core"]
-    with_metadata = speeds["bare trafilatura + metadata, 1 core"]
-    print_table(["system", "pages/s", "x bare extract 1 core", "x bare + metadata 1 core"],
-                [[name, f"{v:.1f}", f"{v / baseline:.2f}", f"{v / with_metadata:.2f}"]
+    base = speeds["bare trafilatura.extract, 1 core"]
+    meta = speeds["bare trafilatura + metadata, 1 core"]
+    print_table(["system", "pages/s", "x bare extract", "x bare + metadata",
+                 "pages/CPU-s", "x bare extract (CPU)", "x bare + metadata (CPU)"],
+                [[name, f"{v.wall:.1f}", f"{v.wall / base.wall:.2f}", f"{v.wall / meta.wall:.2f}",
+                  f"{v.cpu:.1f}", f"{v.cpu / base.cpu:.2f}", f"{v.cpu / meta.cpu:.2f}"]
                  for name, v in speeds.items()])
-    print(f"\nnewspipe scaling, {args.jobs} workers / 1 worker: "
-          f"{speeds[f'newspipe, {args.jobs} workers'] / speeds['newspipe, 1 worker']:.2f}")
+    scaling = speeds[f"newspipe, {args.jobs} workers"].wall / speeds["newspipe, 1 worker"].wall
+    print(f"\nwall-clock ratios are against bare trafilatura.extract on 1 core; newspipe "
+          f"scaling, {args.jobs} workers / 1 worker: {scaling:.2f}")
 
     print(f"\n## Memory over {loops} passes ({loops * len(pages)} pages, {args.jobs} workers)\n")
     samples = memory_over_loops(pages, args.jobs, loops)

@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from newspipe import extract
 from newspipe.config import Settings
-from newspipe.dedup import Deduplicator, index
+from newspipe.dedup import Deduplicator, DedupSettings, index
 from newspipe.fetch import http
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
 from newspipe.fetch.urls import BadURL, canonical_url
-from newspipe.models import FeedSpec
+from newspipe.models import DedupOutcome, FeedSpec
 from newspipe.store import Store, repo
 from newspipe.store.schema import utcnow
 
@@ -174,6 +174,17 @@ def extract_articles(store: Store, article_ids: Sequence[int] | None = None,
     return extracted
 
 
+def deduplicator_for(settings: Settings) -> Deduplicator:
+    """The engine with the dedup settings of the configuration."""
+    return Deduplicator(DedupSettings(
+        candidate_threshold=settings.dedup_candidate_threshold,
+        jaccard_threshold=settings.dedup_jaccard_threshold,
+        containment_threshold=settings.dedup_containment_threshold,
+        false_positive_weight=settings.dedup_false_positive_weight,
+        false_negative_weight=settings.dedup_false_negative_weight,
+        canonical_policy=settings.canonical_policy))
+
+
 def _lock_cluster_assignment(store: Store, connection) -> None:
     """Serialise cluster assignment: two workers never start one story twice. (SQLite
     write transactions already hold the database's write lock: see store.engine.)"""
@@ -185,23 +196,35 @@ def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
                          deduplicator: Deduplicator | None = None,
                          report: Reporter = _no_report) -> DedupResult:
     """Place each extracted article in its story and publish: the canonical records change
-    in the same transaction as the LSH index. One writer at a time per store."""
+    in the same transaction as the LSH index. Workers may run side by side."""
     deduplicator = deduplicator or Deduplicator()
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "extracted", article_ids)
     result = DedupResult(articles=len(ids))
     for done, article_id in enumerate(ids, start=1):
-        with store.begin() as connection:
-            _lock_cluster_assignment(store, connection)
-            text = repo.article_text(connection, article_id)
-            outcome = deduplicator.deduplicate(connection, article_id, text or "")
-        result.new_stories += outcome.new_story
-        result.new_duplicates += not outcome.new_story
-        result.changed_canonicals += outcome.canonical_changed
-        result.cluster_ids.append(outcome.cluster_id)
+        outcome = _deduplicate_one(store, deduplicator, article_id)
+        if outcome is not None:
+            result.new_stories += outcome.new_story
+            result.new_duplicates += not outcome.new_story
+            result.changed_canonicals += outcome.canonical_changed
+            result.cluster_ids.append(outcome.cluster_id)
         report("dedup", done, len(ids))
     result.cluster_ids = sorted(set(result.cluster_ids))
     return result
+
+
+def _deduplicate_one(store: Store, deduplicator: Deduplicator,
+                     article_id: int) -> DedupOutcome | None:
+    """Fingerprint outside the lock (the costly part), then look up and assign under it.
+    None when another worker placed the article meanwhile."""
+    with store.connect() as connection:
+        text = repo.article_text(connection, article_id) or ""
+    fingerprint = deduplicator.fingerprint(text)
+    with store.begin() as connection:
+        _lock_cluster_assignment(store, connection)
+        if repo.article_status(connection, article_id) != "extracted":
+            return None
+        return deduplicator.deduplicate(connection, article_id, text, fingerprint)
 
 
 def rededuplicate_articles(store: Store, article_ids: Sequence[int],
@@ -224,7 +247,7 @@ def run_cycle(store: Store, settings: Settings, report: Reporter = _no_report) -
     poll = poll_feeds(store, settings, report=report)
     fetched = fetch_articles(store, settings, report=report)
     extracted = extract_articles(store, report=report)
-    dedup = deduplicate_articles(store, report=report)
+    dedup = deduplicate_articles(store, deduplicator=deduplicator_for(settings), report=report)
     return CycleResult(poll, fetched, extracted, dedup)
 
 

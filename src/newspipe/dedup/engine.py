@@ -3,45 +3,70 @@ persistent LSH index, verify, then join that story or start a new one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from newspipe.dedup import index
-from newspipe.dedup.canonical import Member, pick_canonical
-from newspipe.dedup.normalize import normalize_text, text_fingerprint, tokens
-from newspipe.dedup.shingles import shingles
-from newspipe.dedup.signature import (
-    band_buckets,
-    band_layout,
-    containment,
-    from_bytes,
-    jaccard,
-    minhash,
-)
+from newspipe.dedup.boilerplate import remove_boilerplate
+from newspipe.dedup.canonical import DEFAULT_POLICY, Member, check_policy, pick_canonical
+from newspipe.dedup.normalize import normalize_lines, text_fingerprint, tokens
+from newspipe.dedup.shingles import set_containment, set_jaccard, shingles
+from newspipe.dedup.signature import band_buckets, band_layout, from_bytes, jaccard, minhash
 from newspipe.models import DedupOutcome
 from newspipe.store.schema import articles, changes, clusters, utcnow
+
+# Band sets share the lsh_buckets table; the salt keeps their keys apart.
+_FULL_BANDS, _LEAD_BANDS = 0, 1
 
 
 @dataclass(frozen=True)
 class DedupSettings:
     num_perm: int = 128
     shingle_size: int = 5
-    # LSH is tuned low so truncated copies (low Jaccard, high containment) become candidates;
-    # verification below decides.
+    # LSH finds candidates at a lower similarity than a merge needs: verification decides.
     candidate_threshold: float = 0.3
+    # datasketch's optimiser weighs missed candidates against useless ones.
+    false_positive_weight: float = 0.5
+    false_negative_weight: float = 0.5
+    # The lead (first words) has bands of its own, so that a copy keeping only the first
+    # paragraphs of a long story (tiny Jaccard, full containment) is still a candidate.
+    lead_words: int = 50
+    lead_num_perm: int = 32
+    lead_candidate_threshold: float = 0.3
+    # Verification, on the exact shingle sets of the article and each candidate.
     jaccard_threshold: float = 0.5
-    containment_threshold: float = 0.8
-    # Containment alone merges only texts long enough not to share just a footer.
-    min_shingles_for_containment: int = 40
+    containment_threshold: float = 0.7
+    # Containment alone merges only when the leads agree too: two short stories sharing a
+    # long standard footer, or template briefs, share shingles but not their opening.
+    lead_jaccard_threshold: float = 0.2
+    min_shingles_for_containment: int = 20
+    canonical_policy: tuple[str, ...] = DEFAULT_POLICY
+
+    def __post_init__(self) -> None:
+        check_policy(self.canonical_policy)
+
+
+@dataclass(frozen=True)
+class Shingled:
+    """A text as verification sees it: its shingles and its lead's shingles."""
+
+    words: list[str]
+    shingles: set[bytes]
+    lead: set[bytes]
 
 
 @dataclass(frozen=True)
 class Fingerprint:
     text_hash: str
     hashvalues: np.ndarray
-    shingle_count: int
+    shingled: Shingled
+    buckets: list[int] = field(default_factory=list)
+
+    @property
+    def shingle_count(self) -> int:
+        return len(self.shingled.shingles)
 
 
 @dataclass(frozen=True)
@@ -53,68 +78,82 @@ class Match:
 
 class Deduplicator:
     def __init__(self, settings: DedupSettings | None = None):
-        self.settings = settings or DedupSettings()
-        self.bands, self.rows = band_layout(self.settings.candidate_threshold,
-                                            self.settings.num_perm)
+        self.settings = s = settings or DedupSettings()
+        self.bands, self.rows = band_layout(s.candidate_threshold, s.num_perm,
+                                            s.false_positive_weight, s.false_negative_weight)
+        self.lead_bands, self.lead_rows = band_layout(
+            s.lead_candidate_threshold, s.lead_num_perm,
+            s.false_positive_weight, s.false_negative_weight)
+
+    def shingle(self, text: str) -> Shingled:
+        """Normalise, drop syndication boilerplate, cut into word shingles."""
+        words = tokens(" ".join(remove_boilerplate(normalize_lines(text))))
+        size = self.settings.shingle_size
+        return Shingled(words, shingles(words, size),
+                        shingles(words[:self.settings.lead_words], size))
 
     def fingerprint(self, text: str) -> Fingerprint:
-        normalized = normalize_text(text)
-        shingle_set = shingles(tokens(normalized), self.settings.shingle_size)
-        signature = minhash(shingle_set, self.settings.num_perm)
-        return Fingerprint(text_fingerprint(normalized), signature.hashvalues.astype("<u4"),
-                           len(shingle_set))
+        shingled = self.shingle(text)
+        s = self.settings
+        values = minhash(shingled.shingles, s.num_perm).hashvalues.astype("<u4")
+        lead_values = minhash(shingled.lead, s.lead_num_perm).hashvalues.astype("<u4")
+        buckets = (band_buckets(values, self.bands, self.rows, _FULL_BANDS)
+                   + band_buckets(lead_values, self.lead_bands, self.lead_rows, _LEAD_BANDS))
+        return Fingerprint(text_fingerprint(shingled.words), values, shingled, buckets)
 
-    def buckets(self, fingerprint: Fingerprint) -> list[int]:
-        return band_buckets(fingerprint.hashvalues, self.bands, self.rows)
-
-    def is_match(self, fp: Fingerprint, other_values: np.ndarray, other_count: int) -> float:
-        """Verification score of a candidate, 0.0 when it is not the same story."""
-        similarity = jaccard(fp.hashvalues, other_values)
-        if similarity >= self.settings.jaccard_threshold:
+    def verify(self, new: Shingled, candidate: Shingled) -> float:
+        """Score of a candidate (0.0: not the same story): the Jaccard similarity, or the
+        containment of the shorter text in the longer when their leads agree."""
+        s = self.settings
+        similarity = set_jaccard(new.shingles, candidate.shingles)
+        if similarity >= s.jaccard_threshold:
             return similarity
-        smaller = min(fp.shingle_count, other_count)
-        if smaller < self.settings.min_shingles_for_containment:
+        if min(len(new.shingles), len(candidate.shingles)) < s.min_shingles_for_containment:
             return 0.0
-        contained = max(containment(similarity, fp.shingle_count, other_count),
-                        containment(similarity, other_count, fp.shingle_count))
-        return contained if contained >= self.settings.containment_threshold else 0.0
+        contained = set_containment(new.shingles, candidate.shingles)
+        if (contained >= s.containment_threshold
+                and set_jaccard(new.lead, candidate.lead) >= s.lead_jaccard_threshold):
+            return contained
+        return 0.0
 
     def find_match(self, connection: Connection, article_id: int,
                    fp: Fingerprint) -> Match | None:
+        """The best verified story for the article, or None."""
         exact = connection.execute(
             select(articles.c.id, articles.c.cluster_id)
             .where(articles.c.text_hash == fp.text_hash, articles.c.cluster_id.is_not(None),
                    articles.c.id != article_id)
-            .limit(1)
+            .order_by(articles.c.id).limit(1)
         ).first()
         if exact:
             return Match(exact.id, exact.cluster_id, 1.0)
-        ids = index.candidates(connection, self.buckets(fp), exclude=article_id)
+        ids = index.candidates(connection, fp.buckets, exclude=article_id)
         if not ids:
             return None
         rows = connection.execute(
-            select(articles.c.id, articles.c.cluster_id, articles.c.minhash,
-                   articles.c.shingle_count)
+            select(articles.c.id, articles.c.cluster_id, articles.c.text)
             .where(articles.c.id.in_(ids), articles.c.cluster_id.is_not(None))
-        )
+            .order_by(articles.c.id))
         best = None
         for row in rows:
-            score = self.is_match(fp, from_bytes(row.minhash), row.shingle_count)
+            score = self.verify(fp.shingled, self.shingle(row.text or ""))
             if score and (best is None or score > best.score):
                 best = Match(row.id, row.cluster_id, score)
         return best
 
-    def deduplicate(self, connection: Connection, article_id: int, text: str) -> DedupOutcome:
+    def deduplicate(self, connection: Connection, article_id: int, text: str,
+                    fp: Fingerprint | None = None) -> DedupOutcome:
         """Place one extracted article in its story. Run inside the caller's transaction,
-        which also holds the index rows, so index and clusters never disagree."""
-        fp = self.fingerprint(text)
+        which also holds the index rows, so index and clusters never disagree. `fp` may
+        be computed beforehand, outside the transaction and its lock."""
+        fp = fp or self.fingerprint(text)
         match = self.find_match(connection, article_id, fp)
         connection.execute(
             update(articles).where(articles.c.id == article_id).values(
                 text_hash=fp.text_hash, minhash=fp.hashvalues.tobytes(),
                 shingle_count=fp.shingle_count, status="deduped", error=None,
                 updated_at=utcnow()))
-        index.add(connection, article_id, self.buckets(fp))
+        index.add(connection, article_id, fp.buckets)
         if match is None:
             cluster_id = self._new_cluster(connection, article_id)
             return DedupOutcome(article_id, cluster_id, True, 1.0, False)
@@ -133,18 +172,10 @@ class Deduplicator:
             cluster_id=None, similarity=None, status="extracted", updated_at=utcnow()))
         if cluster_id is None:
             return
-        members = _members(connection, cluster_id)
-        if not members:
+        if not _members(connection, cluster_id):
             connection.execute(delete(clusters).where(clusters.c.id == cluster_id))
             return
-        canonical = pick_canonical(members)
-        _refresh_similarities(connection, cluster_id, canonical.id)
-        old_canonical = connection.scalar(
-            select(clusters.c.canonical_article_id).where(clusters.c.id == cluster_id))
-        connection.execute(update(clusters).where(clusters.c.id == cluster_id).values(
-            canonical_article_id=canonical.id, size=len(members), updated_at=utcnow()))
-        if canonical.id != old_canonical:
-            _log_change(connection, cluster_id, canonical.id, "canonical_changed")
+        self._refresh_cluster(connection, cluster_id)
 
     def _new_cluster(self, connection: Connection, article_id: int) -> int:
         now = utcnow()
@@ -158,22 +189,26 @@ class Deduplicator:
         return cluster_id
 
     def _join_cluster(self, connection: Connection, article_id: int, cluster_id: int) -> bool:
-        """Add the article to the cluster, re-pick the canonical, refresh similarities.
-        Returns whether the canonical changed."""
+        """Add the article to the cluster; returns whether the canonical changed."""
         connection.execute(update(articles).where(articles.c.id == article_id)
                            .values(cluster_id=cluster_id))
+        _log_change(connection, cluster_id, article_id, "duplicate_added")
+        return self._refresh_cluster(connection, cluster_id)
+
+    def _refresh_cluster(self, connection: Connection, cluster_id: int) -> bool:
+        """Re-pick the canonical, refresh similarities, size and updated_at (which moves
+        consumers' `updated_since`); log a changed canonical. Returns whether it changed."""
         members = _members(connection, cluster_id)
         old_canonical = connection.scalar(
             select(clusters.c.canonical_article_id).where(clusters.c.id == cluster_id))
-        canonical = pick_canonical(members)
+        canonical = pick_canonical(members, self.settings.canonical_policy)
         _refresh_similarities(connection, cluster_id, canonical.id)
         connection.execute(update(clusters).where(clusters.c.id == cluster_id).values(
             canonical_article_id=canonical.id, size=len(members), updated_at=utcnow()))
-        _log_change(connection, cluster_id, article_id, "duplicate_added")
-        if canonical.id != old_canonical:
-            _log_change(connection, cluster_id, canonical.id, "canonical_changed")
-            return True
-        return False
+        if canonical.id == old_canonical:
+            return False
+        _log_change(connection, cluster_id, canonical.id, "canonical_changed")
+        return True
 
 
 def _members(connection: Connection, cluster_id: int) -> list[Member]:
@@ -185,12 +220,16 @@ def _members(connection: Connection, cluster_id: int) -> list[Member]:
 
 
 def _refresh_similarities(connection: Connection, cluster_id: int, canonical_id: int) -> None:
-    rows = connection.execute(select(articles.c.id, articles.c.minhash)
+    """Every member keeps its similarity to the canonical (MinHash Jaccard estimate)."""
+    rows = connection.execute(select(articles.c.id, articles.c.minhash, articles.c.similarity)
                               .where(articles.c.cluster_id == cluster_id)).all()
     canonical_values = next(from_bytes(r.minhash) for r in rows if r.id == canonical_id)
     for row in rows:
-        connection.execute(update(articles).where(articles.c.id == row.id).values(
-            similarity=jaccard(from_bytes(row.minhash), canonical_values)))
+        similarity = jaccard(from_bytes(row.minhash), canonical_values)
+        if similarity != row.similarity:
+            connection.execute(update(articles).where(articles.c.id == row.id)
+                               .values(similarity=similarity))
+
 
 
 def _log_change(connection: Connection, cluster_id: int, article_id: int, kind: str) -> None:

@@ -109,3 +109,4 @@ def main() -> None:
 
 # Command modules register themselves on `app` when imported.
 from newspipe.cli import commands  # noqa: E402,F401
+from newspipe.cli import dedup as dedup_commands  # noqa: E402,F401

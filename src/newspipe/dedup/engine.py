@@ -38,10 +38,13 @@ class DedupSettings:
     # Verification, on the exact shingle sets of the article and each candidate.
     jaccard_threshold: float = 0.5
     containment_threshold: float = 0.7
-    # Containment alone merges only when the leads agree too: two short stories sharing a
-    # long standard footer, or template briefs, share shingles but not their opening.
-    lead_jaccard_threshold: float = 0.2
     min_shingles_for_containment: int = 20
+    # Guard against template briefs and short stories sharing a long standard footer: they
+    # share many shingles, but each opens differently. A copy's opening (its first
+    # `head_words`) is found in the other text, at least one way round (an update may put
+    # new paragraphs above the original's opening, never both texts).
+    head_words: int = 20
+    head_anchor_threshold: float = 0.3
     canonical_policy: tuple[str, ...] = DEFAULT_POLICY
 
     def __post_init__(self) -> None:
@@ -55,6 +58,7 @@ class Shingled:
     words: list[str]
     shingles: set[bytes]
     lead: set[bytes]
+    head: set[bytes]
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,8 @@ class Deduplicator:
         words = tokens(" ".join(remove_boilerplate(normalize_lines(text))))
         size = self.settings.shingle_size
         return Shingled(words, shingles(words, size),
-                        shingles(words[:self.settings.lead_words], size))
+                        shingles(words[:self.settings.lead_words], size),
+                        shingles(words[:self.settings.head_words], size))
 
     def fingerprint(self, text: str) -> Fingerprint:
         shingled = self.shingle(text)
@@ -103,18 +108,26 @@ class Deduplicator:
 
     def verify(self, new: Shingled, candidate: Shingled) -> float:
         """Score of a candidate (0.0: not the same story): the Jaccard similarity, or the
-        containment of the shorter text in the longer when their leads agree."""
+        containment of the shorter text in the longer one; either only when one text's
+        opening is found in the other."""
         s = self.settings
+        if not self.anchored(new, candidate):
+            return 0.0
         similarity = set_jaccard(new.shingles, candidate.shingles)
         if similarity >= s.jaccard_threshold:
             return similarity
         if min(len(new.shingles), len(candidate.shingles)) < s.min_shingles_for_containment:
             return 0.0
         contained = set_containment(new.shingles, candidate.shingles)
-        if (contained >= s.containment_threshold
-                and set_jaccard(new.lead, candidate.lead) >= s.lead_jaccard_threshold):
-            return contained
-        return 0.0
+        return contained if contained >= s.containment_threshold else 0.0
+
+    def anchored(self, a: Shingled, b: Shingled) -> bool:
+        """Is the opening of one text found in the other?"""
+        def found(head: set[bytes], text: set[bytes]) -> float:
+            return len(head & text) / len(head) if head else 0.0
+
+        return max(found(a.head, b.shingles), found(b.head, a.shingles)) \
+            >= self.settings.head_anchor_threshold
 
     def find_match(self, connection: Connection, article_id: int,
                    fp: Fingerprint) -> Match | None:

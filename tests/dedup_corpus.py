@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-_VOCABULARY = """the council approved a new budget for the harbour district after months of
+_PROSE = """the council approved a new budget for the harbour district after months of
 debate over housing transport and schools residents had asked for more buses and a second
 bridge while local businesses warned that higher fees would drive shoppers away the mayor
 said the plan balanced those demands and promised that construction would begin next spring
@@ -13,7 +13,8 @@ opposition members criticised the timetable and called for an independent review
 costs engineers estimate that the bridge alone will take three years to build and will carry
 twenty thousand vehicles a day environmental groups raised concerns about the river habitat
 and the nesting birds along the northern bank the regional government is expected to cover
-part of the expense through a fund created last year for coastal infrastructure""".split()
+part of the expense through a fund created last year for coastal infrastructure"""
+_VOCABULARY = _PROSE.split()
 
 
 def paragraph(rng: random.Random, sentences: int = 4) -> str:

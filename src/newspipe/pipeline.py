@@ -23,6 +23,9 @@ from newspipe.models import DedupOutcome, FeedSpec
 from newspipe.store import Store, repo
 from newspipe.store.schema import utcnow
 
+# Articles de-duplicated per transaction: lookups and writes are batched.
+DEDUP_BATCH_SIZE = 200
+
 # Called as report(stage, done, total) after each item, for progress bars.
 Reporter = Callable[[str, int, int], None]
 
@@ -194,37 +197,44 @@ def _lock_cluster_assignment(store: Store, connection) -> None:
 
 def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
                          deduplicator: Deduplicator | None = None,
-                         report: Reporter = _no_report) -> DedupResult:
+                         report: Reporter = _no_report,
+                         batch_size: int = DEDUP_BATCH_SIZE) -> DedupResult:
     """Place each extracted article in its story and publish: the canonical records change
     in the same transaction as the LSH index. Workers may run side by side."""
     deduplicator = deduplicator or Deduplicator()
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "extracted", article_ids)
     result = DedupResult(articles=len(ids))
-    for done, article_id in enumerate(ids, start=1):
-        outcome = _deduplicate_one(store, deduplicator, article_id)
-        if outcome is not None:
+    for start in range(0, len(ids), batch_size):
+        for outcome in _deduplicate_batch(store, deduplicator, ids[start:start + batch_size]):
             result.new_stories += outcome.new_story
             result.new_duplicates += not outcome.new_story
             result.changed_canonicals += outcome.canonical_changed
             result.cluster_ids.append(outcome.cluster_id)
-        report("dedup", done, len(ids))
+        report("dedup", min(start + batch_size, len(ids)), len(ids))
     result.cluster_ids = sorted(set(result.cluster_ids))
     return result
 
 
-def _deduplicate_one(store: Store, deduplicator: Deduplicator,
-                     article_id: int) -> DedupOutcome | None:
-    """Fingerprint outside the lock (the costly part), then look up and assign under it.
-    None when another worker placed the article meanwhile."""
+def _deduplicate_batch(store: Store, deduplicator: Deduplicator,
+                       article_ids: Sequence[int]) -> list[DedupOutcome]:
+    """Fingerprint outside the lock (the costly part), then look up and assign under it,
+    skipping articles another worker placed meanwhile. A text without words fails."""
     with store.connect() as connection:
-        text = repo.article_text(connection, article_id) or ""
-    fingerprint = deduplicator.fingerprint(text)
+        texts = repo.article_texts(connection, article_ids)
+    fingerprints = [(a, deduplicator.fingerprint(texts.get(a) or "")) for a in article_ids]
     with store.begin() as connection:
         _lock_cluster_assignment(store, connection)
-        if repo.article_status(connection, article_id) != "extracted":
-            return None
-        return deduplicator.deduplicate(connection, article_id, text, fingerprint)
+        pending = set(repo.articles_with_status(connection, "extracted", article_ids))
+        batch = []
+        for article_id, fingerprint in fingerprints:
+            if article_id not in pending:
+                continue
+            if not fingerprint.shingle_count:
+                repo.mark_failed(connection, article_id, "dedup failed: the text has no words")
+            else:
+                batch.append((article_id, fingerprint))
+        return deduplicator.deduplicate_batch(connection, batch) if batch else []
 
 
 def rededuplicate_articles(store: Store, article_ids: Sequence[int],

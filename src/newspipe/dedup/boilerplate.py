@@ -11,6 +11,9 @@ import re
 # A line this short carries no story ("ANZEIGE", "(AFP)", a date, a byline); dropping it
 # also mends the shingles that span it.
 MIN_LINE_WORDS = 4
+# Boilerplate lines are short; a longer line is story (and skipping the patterns on it
+# keeps them off the hot path).
+MAX_BOILERPLATE_CHARS = 300
 
 _LINE_PATTERNS = [
     # Copyright and rights notes, wire credits.
@@ -36,6 +39,8 @@ _DATELINE = re.compile(r"^[^()]{0,40}\([\w ./&-]{2,25}\)\s*-{1,2}\s*")
 
 
 def is_boilerplate(line: str) -> bool:
+    if len(line) > MAX_BOILERPLATE_CHARS:
+        return False
     return len(line.split()) < MIN_LINE_WORDS or bool(_BOILERPLATE.search(line))
 
 

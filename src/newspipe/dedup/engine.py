@@ -3,10 +3,12 @@ persistent LSH index, verify, then join that story or start a new one."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from newspipe.dedup import index
 from newspipe.dedup.boilerplate import remove_boilerplate
@@ -131,56 +133,77 @@ class Deduplicator:
 
     def find_match(self, connection: Connection, article_id: int,
                    fp: Fingerprint) -> Match | None:
-        """The best verified story for the article, or None."""
-        exact = connection.execute(
-            select(articles.c.id, articles.c.cluster_id)
-            .where(articles.c.text_hash == fp.text_hash, articles.c.cluster_id.is_not(None),
-                   articles.c.id != article_id)
-            .order_by(articles.c.id).limit(1)
-        ).first()
-        if exact:
-            return Match(exact.id, exact.cluster_id, 1.0)
-        ids = index.candidates(connection, fp.buckets, exclude=article_id)
-        if not ids:
-            return None
-        rows = connection.execute(
-            select(articles.c.id, articles.c.cluster_id, articles.c.text)
-            .where(articles.c.id.in_(ids), articles.c.cluster_id.is_not(None))
-            .order_by(articles.c.id))
+        """The best verified story in the store for one article, or None."""
+        return self._best_match(fp, _Placement.load(connection, [fp], [article_id],
+                                                    self.shingle))
+
+    def _best_match(self, fp: Fingerprint, placement: _Placement) -> Match | None:
+        """The exact duplicate, else the candidate that verification scores highest."""
+        exact = placement.exact.get(fp.text_hash)
+        if exact is not None:
+            return Match(exact, placement.cluster_of[exact], 1.0)
         best = None
-        for row in rows:
-            score = self.verify(fp.shingled, self.shingle(row.text or ""))
+        for candidate in sorted(placement.ids_for(fp.buckets)):
+            score = self.verify(fp.shingled, placement.shingled(candidate))
             if score and (best is None or score > best.score):
-                best = Match(row.id, row.cluster_id, score)
+                best = Match(candidate, placement.cluster_of[candidate], score)
         return best
 
     def deduplicate(self, connection: Connection, article_id: int, text: str,
                     fp: Fingerprint | None = None) -> DedupOutcome:
-        """Place one extracted article in its story. Run inside the caller's transaction,
-        which also holds the index rows, so index and clusters never disagree. `fp` may
-        be computed beforehand, outside the transaction and its lock."""
-        fp = fp or self.fingerprint(text)
-        match = self.find_match(connection, article_id, fp)
+        """Place one extracted article in its story (see deduplicate_batch)."""
+        return self.deduplicate_batch(connection, [(article_id, fp or self.fingerprint(text))])[0]
+
+    def deduplicate_batch(self, connection: Connection,
+                          batch: Sequence[tuple[int, Fingerprint]]) -> list[DedupOutcome]:
+        """Place extracted articles in their stories, in order: each joins the best
+        verified story (in the store, or started earlier in the batch) or starts one.
+        Runs inside the caller's transaction, which also writes the index rows, so index
+        and stories never disagree. Lookups and writes take a few statements per batch,
+        not per article: that is what makes a store-backed index fast."""
+        ids = [article_id for article_id, _ in batch]
+        placement = _Placement.load(connection, [fp for _, fp in batch], ids, self.shingle)
+        for article_id, fp in batch:
+            placement.add(article_id, fp, self._best_match(fp, placement))
+        return self._write(connection, batch, placement)
+
+    def _write(self, connection: Connection, batch: Sequence[tuple[int, Fingerprint]],
+               placement: _Placement) -> list[DedupOutcome]:
+        now = utcnow()
+        ids = [article_id for article_id, _ in batch]
+        founders = [a for a in ids if placement.cluster_of[a] == _NEW_STORY - a]
+        if founders:
+            new_ids = connection.scalars(
+                insert(clusters).returning(clusters.c.id, sort_by_parameter_order=True),
+                [{"canonical_article_id": a, "size": 1, "created_at": now, "updated_at": now}
+                 for a in founders]).all()
+            placement.name_new_stories(dict(zip(founders, new_ids, strict=True)))
+        cluster_of = {a: placement.cluster_of[a] for a in ids}
         connection.execute(
-            update(articles).where(articles.c.id == article_id).values(
-                text_hash=fp.text_hash, minhash=fp.hashvalues.tobytes(),
-                shingle_count=fp.shingle_count, status="deduped", error=None,
-                updated_at=utcnow()))
-        index.add(connection, article_id, fp.buckets)
-        if match is None:
-            cluster_id = self._new_cluster(connection, article_id)
-            return DedupOutcome(article_id, cluster_id, True, 1.0, False)
-        changed = self._join_cluster(connection, article_id, match.cluster_id)
-        similarity = connection.scalar(
-            select(articles.c.similarity).where(articles.c.id == article_id))
-        return DedupOutcome(article_id, match.cluster_id, False, similarity or 0.0, changed)
+            update(articles).where(articles.c.id == bindparam("article_id")).values(
+                text_hash=bindparam("text_hash"), minhash=bindparam("minhash"),
+                shingle_count=bindparam("shingle_count"), cluster_id=bindparam("cluster"),
+                similarity=1.0, status="deduped", error=None, updated_at=now),
+            [{"article_id": a, "text_hash": fp.text_hash, "minhash": fp.hashvalues.tobytes(),
+              "shingle_count": fp.shingle_count, "cluster": cluster_of[a]} for a, fp in batch])
+        index.add(connection, [(a, fp.buckets) for a, fp in batch])
+        new_story = set(founders)
+        connection.execute(insert(changes), [
+            {"cluster_id": cluster_of[a], "article_id": a, "at": now,
+             "kind": "story_created" if a in new_story else "duplicate_added"} for a in ids])
+        grown = sorted({cluster_of[a] for a in ids if a not in new_story})
+        changed = {cluster: self._refresh_cluster(connection, cluster) for cluster in grown}
+        similarity = dict(connection.execute(select(articles.c.id, articles.c.similarity)
+                                             .where(articles.c.id.in_(ids))).all())
+        return [DedupOutcome(a, cluster_of[a], a in new_story, similarity[a] or 0.0,
+                             changed.get(cluster_of[a], False)) for a in ids]
 
     def detach(self, connection: Connection, article_id: int) -> None:
         """Take an article out of its story and the index (before re-deduplicating it).
         The story keeps its id while other members remain; an emptied story is deleted."""
         cluster_id = connection.scalar(
             select(articles.c.cluster_id).where(articles.c.id == article_id))
-        index.remove(connection, article_id)
+        index.remove(connection, [article_id])
         connection.execute(update(articles).where(articles.c.id == article_id).values(
             cluster_id=None, similarity=None, status="extracted", updated_at=utcnow()))
         if cluster_id is None:
@@ -189,24 +212,6 @@ class Deduplicator:
             connection.execute(delete(clusters).where(clusters.c.id == cluster_id))
             return
         self._refresh_cluster(connection, cluster_id)
-
-    def _new_cluster(self, connection: Connection, article_id: int) -> int:
-        now = utcnow()
-        cluster_id = connection.execute(
-            insert(clusters).values(canonical_article_id=article_id, size=1,
-                                    created_at=now, updated_at=now)
-        ).inserted_primary_key[0]
-        connection.execute(update(articles).where(articles.c.id == article_id)
-                           .values(cluster_id=cluster_id, similarity=1.0))
-        _log_change(connection, cluster_id, article_id, "story_created")
-        return cluster_id
-
-    def _join_cluster(self, connection: Connection, article_id: int, cluster_id: int) -> bool:
-        """Add the article to the cluster; returns whether the canonical changed."""
-        connection.execute(update(articles).where(articles.c.id == article_id)
-                           .values(cluster_id=cluster_id))
-        _log_change(connection, cluster_id, article_id, "duplicate_added")
-        return self._refresh_cluster(connection, cluster_id)
 
     def _refresh_cluster(self, connection: Connection, cluster_id: int) -> bool:
         """Re-pick the canonical, refresh similarities, size and updated_at (which moves
@@ -222,6 +227,70 @@ class Deduplicator:
             return False
         _log_change(connection, cluster_id, canonical.id, "canonical_changed")
         return True
+
+
+# A story started in the current batch has no id until written: it is named by
+# _NEW_STORY - (its first article's id) meanwhile.
+_NEW_STORY = 0
+
+
+class _Placement:
+    """Where a batch's articles can go: what the store holds (three queries for the whole
+    batch: exact duplicates by text hash, LSH bucket hits, the candidates' texts), plus
+    the batch's articles already placed."""
+
+    def __init__(self, shingle: Callable[[str], Shingled]):
+        self.exact: dict[str, int] = {}
+        self.by_bucket: dict[int, set[int]] = defaultdict(set)
+        self.cluster_of: dict[int, int] = {}
+        self._texts: dict[int, str] = {}
+        self._shingled: dict[int, Shingled] = {}
+        self._shingle = shingle
+
+    @classmethod
+    def load(cls, connection: Connection, fps: Sequence[Fingerprint], exclude: Sequence[int],
+             shingle: Callable[[str], Shingled]) -> _Placement:
+        placement = cls(shingle)
+        placed = articles.c.cluster_id.is_not(None)
+        rows = connection.execute(
+            select(articles.c.id, articles.c.cluster_id, articles.c.text_hash)
+            .where(articles.c.text_hash.in_({fp.text_hash for fp in fps}), placed,
+                   articles.c.id.not_in(exclude)).order_by(articles.c.id))
+        for row in rows:
+            placement.exact.setdefault(row.text_hash, row.id)
+            placement.cluster_of[row.id] = row.cluster_id
+        buckets = {b for fp in fps for b in fp.buckets}
+        for bucket, article_id in index.lookup(connection, buckets, exclude):
+            placement.by_bucket[bucket].add(article_id)
+        candidates = set().union(*placement.by_bucket.values())
+        for chunk in index.chunks(sorted(candidates)):
+            for row in connection.execute(
+                    select(articles.c.id, articles.c.cluster_id, articles.c.text)
+                    .where(articles.c.id.in_(chunk), placed)):
+                placement.cluster_of[row.id] = row.cluster_id
+                placement._texts[row.id] = row.text or ""
+        return placement
+
+    def ids_for(self, buckets: list[int]) -> set[int]:
+        """Placed articles sharing a bucket."""
+        found = set().union(*(self.by_bucket.get(b, ()) for b in buckets))
+        return {a for a in found if a in self.cluster_of}
+
+    def shingled(self, article_id: int) -> Shingled:
+        if article_id not in self._shingled:
+            self._shingled[article_id] = self._shingle(self._texts.pop(article_id))
+        return self._shingled[article_id]
+
+    def add(self, article_id: int, fp: Fingerprint, match: Match | None) -> None:
+        self.cluster_of[article_id] = match.cluster_id if match else _NEW_STORY - article_id
+        self.exact.setdefault(fp.text_hash, article_id)
+        for bucket in fp.buckets:
+            self.by_bucket[bucket].add(article_id)
+        self._shingled[article_id] = fp.shingled
+
+    def name_new_stories(self, cluster_of_founder: dict[int, int]) -> None:
+        named = {_NEW_STORY - a: cluster for a, cluster in cluster_of_founder.items()}
+        self.cluster_of = {a: named.get(c, c) for a, c in self.cluster_of.items()}
 
 
 def _members(connection: Connection, cluster_id: int) -> list[Member]:

@@ -1,35 +1,80 @@
 """The persistent LSH index: band buckets in the `lsh_buckets` table, looked up by an
-indexed query, written in the caller's transaction together with the article."""
+indexed query, written in the caller's transaction together with the articles."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from newspipe.store.schema import lsh_buckets, utcnow
 
-
-def candidates(connection: Connection, buckets: list[int], exclude: int | None = None) -> list[int]:
-    """Ids of indexed articles sharing at least one band bucket."""
-    query = select(lsh_buckets.c.article_id).where(lsh_buckets.c.bucket.in_(buckets)).distinct()
-    if exclude is not None:
-        query = query.where(lsh_buckets.c.article_id != exclude)
-    return list(connection.scalars(query))
+# Bound parameters per statement: SQLite allows 32766.
+CHUNK = 5000
 
 
-def add(connection: Connection, article_id: int, buckets: list[int]) -> None:
-    """Index an article (idempotent: its old buckets are replaced)."""
-    remove(connection, article_id)
+def chunks(values: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def is_in(connection: Connection, column, values: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN values` for a long list of integers: one array parameter on PostgreSQL
+    (a long IN list costs more to send and parse than the lookup itself)."""
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(BigInteger)))
+    return column.in_(values)
+
+
+def lookup(connection: Connection, buckets: Iterable[int],
+           exclude: Sequence[int] = ()) -> Iterator[tuple[int, int]]:
+    """(bucket, article id) of indexed articles in any of `buckets` (primary key lookups)."""
+    for chunk in chunks(sorted(set(buckets))):
+        query = select(lsh_buckets.c.bucket, lsh_buckets.c.article_id).where(
+            is_in(connection, lsh_buckets.c.bucket, chunk))
+        if exclude:
+            query = query.where(~is_in(connection, lsh_buckets.c.article_id, exclude))
+        yield from connection.execute(query).tuples()
+
+
+def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]]) -> None:
+    """Index articles: (article id, buckets). Idempotent: old buckets are replaced."""
+    remove(connection, [article_id for article_id, _ in indexed])
+    rows = [(bucket, article_id) for article_id, buckets in indexed
+            for bucket in sorted(set(buckets))]
+    if not rows:
+        return
     now = utcnow()
+    if connection.dialect.name == "postgresql":
+        # One statement with two arrays rather than a round trip per row.
+        buckets, ids = zip(*rows, strict=True)
+        connection.execute(insert(lsh_buckets).from_select(
+            ["bucket", "article_id", "indexed_at"],
+            select(func.unnest(bindparam("b", list(buckets), type_=ARRAY(BigInteger))),
+                   func.unnest(bindparam("a", list(ids), type_=ARRAY(BigInteger))),
+                   bindparam("at", now, type_=lsh_buckets.c.indexed_at.type))))
+        return
     connection.execute(insert(lsh_buckets), [
         {"bucket": bucket, "article_id": article_id, "indexed_at": now}
-        for bucket in sorted(set(buckets))
-    ])
+        for bucket, article_id in rows])
 
 
-def remove(connection: Connection, article_id: int) -> None:
-    connection.execute(delete(lsh_buckets).where(lsh_buckets.c.article_id == article_id))
+def remove(connection: Connection, article_ids: Sequence[int]) -> None:
+    for chunk in chunks(list(article_ids)):
+        connection.execute(delete(lsh_buckets).where(
+            is_in(connection, lsh_buckets.c.article_id, chunk)))
 
 
 def prune(connection: Connection, older_than: datetime) -> int:

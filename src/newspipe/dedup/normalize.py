@@ -19,17 +19,11 @@ _TRANSLATE = str.maketrans({
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def normalize_line(line: str) -> str:
-    """NFKC, HTML entities decoded, case folded, quotes and dashes unified, whitespace
-    collapsed."""
-    line = unicodedata.normalize("NFKC", html.unescape(line)).translate(_TRANSLATE)
-    return " ".join(line.casefold().split())
-
-
 def normalize_lines(text: str) -> list[str]:
-    """The text's non-empty lines, each normalised (line breaks matter to boilerplate
-    removal, which works line by line)."""
-    return [line for raw in text.splitlines() if (line := normalize_line(raw))]
+    """The text's non-empty lines (boilerplate removal works line by line), each with HTML
+    entities decoded, NFKC, case folded, quotes and dashes unified, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", html.unescape(text)).translate(_TRANSLATE).casefold()
+    return [line for raw in text.splitlines() if (line := " ".join(raw.split()))]
 
 
 def normalize_text(text: str) -> str:

@@ -140,8 +140,9 @@ def article_text(connection: Connection, article_id: int) -> str | None:
     return connection.scalar(select(articles.c.text).where(articles.c.id == article_id))
 
 
-def article_status(connection: Connection, article_id: int) -> str | None:
-    return connection.scalar(select(articles.c.status).where(articles.c.id == article_id))
+def article_texts(connection: Connection, article_ids: Sequence[int]) -> dict[int, str | None]:
+    return dict(connection.execute(
+        select(articles.c.id, articles.c.text).where(articles.c.id.in_(article_ids))).all())
 
 
 def insert_extracted_articles(connection: Connection, rows: Iterable[dict]) -> list[int]:

@@ -58,9 +58,9 @@ class Shingled:
     """A text as verification sees it: its shingles and its lead's shingles."""
 
     words: list[str]
-    shingles: set[bytes]
-    lead: set[bytes]
-    head: set[bytes]
+    shingles: set[int]
+    lead: set[int]
+    head: set[int]
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class Deduplicator:
 
     def anchored(self, a: Shingled, b: Shingled) -> bool:
         """Is the opening of one text found in the other?"""
-        def found(head: set[bytes], text: set[bytes]) -> float:
+        def found(head: set[int], text: set[int]) -> float:
             return len(head & text) / len(head) if head else 0.0
 
         return max(found(a.head, b.shingles), found(b.head, a.shingles)) \

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 
 import numpy as np
-import xxhash
 from datasketch import LeanMinHash, MinHash
 from datasketch.lsh import _optimal_param
 
-# Shingle hashing is the hot spot of fingerprinting: xxh32 is ~2.5x faster than
-# datasketch's default SHA-1 (bench/dedup_scale.py prints both) and as good for MinHash.
-shingle_hash = xxhash.xxh32_intdigest
+from newspipe.dedup.shingles import mix
 
 
 @lru_cache(maxsize=32)
@@ -28,11 +24,17 @@ def _permutations(num_perm: int, seed: int) -> tuple:
     return MinHash(num_perm=num_perm, seed=seed).permutations
 
 
-def minhash(shingle_set: set[bytes], num_perm: int, seed: int = 1) -> LeanMinHash:
-    signature = MinHash(num_perm=num_perm, seed=seed, hashfunc=shingle_hash,
+def minhash(shingle_hashes: set[int], num_perm: int, seed: int = 1) -> LeanMinHash:
+    """MinHash of shingles already hashed (see shingles.py): datasketch only folds each
+    64-bit hash to the 32 bits its permutations take."""
+    signature = MinHash(num_perm=num_perm, seed=seed, hashfunc=_fold_to_32_bits,
                         permutations=_permutations(num_perm, seed), scheme="affine32")
-    signature.update_batch(list(shingle_set))
+    signature.update_batch(list(shingle_hashes))
     return LeanMinHash(signature)
+
+
+def _fold_to_32_bits(value: int) -> int:
+    return (value ^ (value >> 32)) & 0xFFFFFFFF
 
 
 def from_bytes(data: bytes) -> np.ndarray:
@@ -54,11 +56,9 @@ def containment(jaccard_ab: float, size_a: int, size_b: int) -> float:
 def band_buckets(hashvalues: np.ndarray, bands: int, rows: int, salt: int = 0) -> list[int]:
     """One signed 64-bit key per band: the band number (and `salt`, which keeps separate
     band sets apart in one table) hashed with the band's rows."""
-    values = hashvalues.astype("<u4")
-    keys = []
-    for band in range(bands):
-        digest = hashlib.blake2b(values[band * rows:(band + 1) * rows].tobytes(),
-                                 digest_size=8,
-                                 salt=(salt * 65536 + band).to_bytes(4, "little")).digest()
-        keys.append(int.from_bytes(digest, "little", signed=True))
-    return keys
+    values = hashvalues[:bands * rows].astype(np.uint64).reshape(bands, rows)
+    keys = mix(np.arange(bands, dtype=np.uint64) + np.uint64(salt << 32))
+    with np.errstate(over="ignore"):
+        for row in range(rows):
+            keys = mix(keys ^ values[:, row])
+    return keys.view(np.int64).tolist()

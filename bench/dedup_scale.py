@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, insert, text, update
 from newspipe import pipeline
 from newspipe.dedup import Deduplicator
 from newspipe.dedup.normalize import tokens
-from newspipe.dedup.shingles import shingles
+from newspipe.dedup.shingles import shingle_hashes
 from newspipe.dedup.signature import minhash
 from newspipe.store import open_store, repo
 from newspipe.store.schema import articles, clusters, lsh_buckets
@@ -229,7 +229,7 @@ def hash_functions(corpus: Corpus, docs: int = 300) -> None:
         MinHash(num_perm=128, hashfunc=xxhash.xxh32_intdigest).update_batch(byte_shingles(body))
 
     def ours(body):
-        minhash(shingles(tokens(body.lower())), 128)
+        minhash(shingle_hashes(tokens(body.lower())), 128)
 
     rates = {"datasketch default SHA-1": rate(sha1), "xxh32 per 5-gram": rate(xxh32),
              "newspipe (xxh64 words, numpy 5-grams)": rate(ours)}

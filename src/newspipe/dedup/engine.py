@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -14,7 +15,7 @@ from newspipe.dedup import index
 from newspipe.dedup.boilerplate import remove_boilerplate
 from newspipe.dedup.canonical import DEFAULT_POLICY, Member, check_policy, pick_canonical
 from newspipe.dedup.normalize import normalize_lines, text_fingerprint, tokens
-from newspipe.dedup.shingles import set_containment, set_jaccard, shingles
+from newspipe.dedup.shingles import set_containment, set_jaccard, shingle_hashes
 from newspipe.dedup.signature import band_buckets, band_layout, from_bytes, jaccard, minhash
 from newspipe.models import DedupOutcome
 from newspipe.store.schema import articles, changes, clusters, utcnow
@@ -55,12 +56,25 @@ class DedupSettings:
 
 @dataclass(frozen=True)
 class Shingled:
-    """A text as verification sees it: its shingles and its lead's shingles."""
+    """A text as verification sees it: its words' shingle hashes, in text order; the
+    sets are made only when a comparison needs them."""
 
     words: list[str]
-    shingles: set[int]
-    lead: set[int]
-    head: set[int]
+    hashes: np.ndarray
+    lead_count: int
+    head_count: int
+
+    @cached_property
+    def shingles(self) -> set[int]:
+        return set(self.hashes.tolist())
+
+    @cached_property
+    def lead(self) -> set[int]:
+        return set(self.hashes[:self.lead_count].tolist())
+
+    @cached_property
+    def head(self) -> set[int]:
+        return set(self.hashes[:self.head_count].tolist())
 
 
 @dataclass(frozen=True)
@@ -94,16 +108,20 @@ class Deduplicator:
     def shingle(self, text: str) -> Shingled:
         """Normalise, drop syndication boilerplate, cut into word shingles."""
         words = tokens(" ".join(remove_boilerplate(normalize_lines(text))))
-        size = self.settings.shingle_size
-        return Shingled(words, shingles(words, size),
-                        shingles(words[:self.settings.lead_words], size),
-                        shingles(words[:self.settings.head_words], size))
+        s = self.settings
+
+        def windows(first_words: int) -> int:  # shingles within the first words
+            return max(1, min(first_words, len(words)) - s.shingle_size + 1)
+
+        return Shingled(words, shingle_hashes(words, s.shingle_size),
+                        windows(s.lead_words), windows(s.head_words))
 
     def fingerprint(self, text: str) -> Fingerprint:
         shingled = self.shingle(text)
         s = self.settings
-        values = minhash(shingled.shingles, s.num_perm).hashvalues.astype("<u4")
-        lead_values = minhash(shingled.lead, s.lead_num_perm).hashvalues.astype("<u4")
+        values = minhash(shingled.hashes, s.num_perm).hashvalues.astype("<u4")
+        lead_values = minhash(shingled.hashes[:shingled.lead_count],
+                              s.lead_num_perm).hashvalues.astype("<u4")
         buckets = (band_buckets(values, self.bands, self.rows, _FULL_BANDS)
                    + band_buckets(lead_values, self.lead_bands, self.lead_rows, _LEAD_BANDS))
         return Fingerprint(text_fingerprint(shingled.words), values, shingled, buckets)

@@ -35,10 +35,6 @@ def shingle_hashes(words: list[str], size: int = 5) -> np.ndarray:
         return mix(combined)
 
 
-def shingles(words: list[str], size: int = 5) -> set[int]:
-    return set(shingle_hashes(words, size).tolist())
-
-
 def set_jaccard(a: set, b: set) -> float:
     union = len(a | b)
     return len(a & b) / union if union else 0.0

@@ -24,17 +24,14 @@ def _permutations(num_perm: int, seed: int) -> tuple:
     return MinHash(num_perm=num_perm, seed=seed).permutations
 
 
-def minhash(shingle_hashes: set[int], num_perm: int, seed: int = 1) -> LeanMinHash:
-    """MinHash of shingles already hashed (see shingles.py): datasketch only folds each
-    64-bit hash to the 32 bits its permutations take."""
-    signature = MinHash(num_perm=num_perm, seed=seed, hashfunc=_fold_to_32_bits,
+def minhash(shingle_hashes: np.ndarray, num_perm: int, seed: int = 1) -> LeanMinHash:
+    """MinHash of shingles already hashed to 64 bits (see shingles.py), folded here to
+    the 32 bits datasketch's permutations take (its hash function is then the identity)."""
+    folded = (shingle_hashes ^ (shingle_hashes >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    signature = MinHash(num_perm=num_perm, seed=seed, hashfunc=int,
                         permutations=_permutations(num_perm, seed), scheme="affine32")
-    signature.update_batch(list(shingle_hashes))
+    signature.update_batch(folded.tolist())
     return LeanMinHash(signature)
-
-
-def _fold_to_32_bits(value: int) -> int:
-    return (value ^ (value >> 32)) & 0xFFFFFFFF
 
 
 def from_bytes(data: bytes) -> np.ndarray:

@@ -40,12 +40,16 @@ def test_dedup_command_groups_a_corpus(tmp_path):
 
 def test_dedup_command_into_a_store_and_to_stdout(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": text(story(32))},
-                                        {"id": 2, "text": text(story(32)[:5])}])
+                                        {"id": 2, "text": text(story(32)[:5])},
+                                        {"id": 3, "text": "..."}])
     db = f"sqlite:///{tmp_path / 'kept.db'}"
     done = newspipe("dedup", "in.jsonl", "--db", db, "--threshold", "0.9", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     first = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [r["id"] for r in first] == ["1", "2"] and first[0]["cluster"] == first[1]["cluster"]
+    assert [r["id"] for r in first] == ["1", "2", "3"]
+    assert first[0]["cluster"] == first[1]["cluster"]
+    assert first[2] == {"id": "3", "cluster": None, "canonical": False, "similarity": None,
+                        "error": "dedup failed: the text has no words"}
     again = newspipe("dedup", "in.jsonl", "--db", db, cwd=tmp_path)
     assert [json.loads(line) for line in again.stdout.splitlines()] == first
 

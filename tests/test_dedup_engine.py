@@ -114,3 +114,26 @@ def test_dedup_is_idempotent(store):
     first = place(store, rows)
     assert place(store, rows) == first
     assert pipeline.deduplicate_articles(store).articles == 0
+
+
+def test_dedup_settings_come_from_the_configuration(tmp_path):
+    from newspipe.config import ConfigError, load_settings
+
+    config = tmp_path / "newspipe.toml"
+    config.write_text('[newspipe]\ndedup_jaccard_threshold = 0.7\n'
+                      'canonical_policy = ["earliest", "longest"]\n')
+    engine = pipeline.deduplicator_for(load_settings(config, env={}))
+    assert engine.settings.jaccard_threshold == 0.7
+    assert engine.settings.canonical_policy == ("earliest", "longest")
+    env = {"NEWSPIPE_CANONICAL_POLICY": "role,loudest"}
+    with pytest.raises(ConfigError, match="unknown canonical criteria"):
+        pipeline.deduplicator_for(load_settings(config, env=env))
+
+
+def test_an_article_without_words_fails_clearly_and_the_run_goes_on(store):
+    clusters = place(store, [row("empty", " \n ... \n"), row("fine", text(story(8)))])
+    assert clusters["empty"] is None and clusters["fine"] is not None
+    with store.connect() as connection:
+        status, error = connection.execute(select(articles.c.status, articles.c.error).where(
+            articles.c.canonical_url == "urn:newspipe:corpus:empty")).one()
+    assert status == "failed" and error == "dedup failed: the text has no words"

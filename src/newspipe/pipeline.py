@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 
 from newspipe import extract
-from newspipe.config import Settings
+from newspipe.config import ConfigError, Settings
 from newspipe.dedup import Deduplicator, DedupSettings, index
 from newspipe.fetch import http
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
@@ -179,13 +179,16 @@ def extract_articles(store: Store, article_ids: Sequence[int] | None = None,
 
 def deduplicator_for(settings: Settings) -> Deduplicator:
     """The engine with the dedup settings of the configuration."""
-    return Deduplicator(DedupSettings(
-        candidate_threshold=settings.dedup_candidate_threshold,
-        jaccard_threshold=settings.dedup_jaccard_threshold,
-        containment_threshold=settings.dedup_containment_threshold,
-        false_positive_weight=settings.dedup_false_positive_weight,
-        false_negative_weight=settings.dedup_false_negative_weight,
-        canonical_policy=settings.canonical_policy))
+    try:
+        return Deduplicator(DedupSettings(
+            candidate_threshold=settings.dedup_candidate_threshold,
+            jaccard_threshold=settings.dedup_jaccard_threshold,
+            containment_threshold=settings.dedup_containment_threshold,
+            false_positive_weight=settings.dedup_false_positive_weight,
+            false_negative_weight=settings.dedup_false_negative_weight,
+            canonical_policy=settings.canonical_policy))
+    except ValueError as exc:
+        raise ConfigError(f"dedup settings: {exc}") from None
 
 
 def _lock_cluster_assignment(store: Store, connection) -> None:

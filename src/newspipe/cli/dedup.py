@@ -54,18 +54,20 @@ def _published_at(value: object, where: str) -> datetime | None:
 
 
 def cluster_rows(store, keys: list[str], ids: list[int]) -> Iterator[dict]:
-    """Output rows in input order: id, cluster, canonical, similarity."""
+    """Output rows in input order: id, cluster, canonical, similarity (and `error`, with
+    a null cluster, for a text that could not be placed)."""
     with store.connect() as connection:
         placed = {r.id: r for r in connection.execute(
             select(articles.c.id, articles.c.cluster_id, articles.c.similarity,
-                   clusters.c.canonical_article_id)
-            .join(clusters, clusters.c.id == articles.c.cluster_id)
+                   articles.c.error, clusters.c.canonical_article_id)
+            .outerjoin(clusters, clusters.c.id == articles.c.cluster_id)
             .where(articles.c.id.in_(ids)))}
     for key, article_id in zip(keys, ids, strict=True):
         row = placed[article_id]
-        yield {"id": key, "cluster": row.cluster_id,
-               "canonical": row.canonical_article_id == article_id,
-               "similarity": round(row.similarity or 0.0, 4)}
+        record = {"id": key, "cluster": row.cluster_id,
+                  "canonical": row.canonical_article_id == article_id,
+                  "similarity": None if row.cluster_id is None else round(row.similarity, 4)}
+        yield record if row.cluster_id is not None else {**record, "error": row.error}
 
 
 @app.command()

@@ -46,7 +46,7 @@ def lookup(connection: Connection, buckets: Iterable[int],
             is_in(connection, lsh_buckets.c.bucket, chunk))
         if exclude:
             query = query.where(~is_in(connection, lsh_buckets.c.article_id, exclude))
-        yield from connection.execute(query).tuples()
+        yield from connection.execute(query)
 
 
 def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]]) -> None:

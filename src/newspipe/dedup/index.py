@@ -10,8 +10,10 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Text,
     any_,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -34,8 +36,15 @@ def is_in(connection: Connection, column, values: Sequence[int]) -> ColumnElemen
     """`column IN values` for a long list of integers: one array parameter on PostgreSQL
     (a long IN list costs more to send and parse than the lookup itself)."""
     if connection.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(BigInteger)))
+        return column == any_(bigint_array(values))
     return column.in_(values)
+
+
+def bigint_array(values: Sequence[int]) -> ColumnElement:
+    """A bigint[] parameter sent as one array literal: the driver would dump it number by
+    number in Python, the hot spot of a batch."""
+    literal = "{" + ",".join(map(str, values)) + "}"
+    return cast(bindparam(None, literal, type_=Text), ARRAY(BigInteger))
 
 
 def lookup(connection: Connection, buckets: Iterable[int],
@@ -62,8 +71,7 @@ def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]]) -> Non
         buckets, ids = zip(*rows, strict=True)
         connection.execute(insert(lsh_buckets).from_select(
             ["bucket", "article_id", "indexed_at"],
-            select(func.unnest(bindparam("b", list(buckets), type_=ARRAY(BigInteger))),
-                   func.unnest(bindparam("a", list(ids), type_=ARRAY(BigInteger))),
+            select(func.unnest(bigint_array(buckets)), func.unnest(bigint_array(ids)),
                    bindparam("at", now, type_=lsh_buckets.c.indexed_at.type))))
         return
     connection.execute(insert(lsh_buckets), [

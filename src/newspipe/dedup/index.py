@@ -11,7 +11,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Text,
-    any_,
     bindparam,
     cast,
     delete,
@@ -32,12 +31,15 @@ def chunks(values: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
         yield values[start:start + size]
 
 
-def is_in(connection: Connection, column, values: Sequence[int]) -> ColumnElement[bool]:
-    """`column IN values` for a long list of integers: one array parameter on PostgreSQL
-    (a long IN list costs more to send and parse than the lookup itself)."""
-    if connection.dialect.name == "postgresql":
-        return column == any_(bigint_array(values))
-    return column.in_(values)
+def matching(connection: Connection, column, values: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN values` for a long list of integers. On PostgreSQL the values are one
+    array joined as a table: a long IN list costs more to send and parse than the lookup,
+    and `= ANY(array)` is checked element by element against every row whenever the
+    planner, short of statistics, scans the table."""
+    if connection.dialect.name != "postgresql":
+        return column.in_(values)
+    wanted = select(func.unnest(bigint_array(values)).label("value")).subquery()
+    return column == wanted.c.value
 
 
 def bigint_array(values: Sequence[int]) -> ColumnElement:
@@ -49,13 +51,13 @@ def bigint_array(values: Sequence[int]) -> ColumnElement:
 
 def lookup(connection: Connection, buckets: Iterable[int],
            exclude: Sequence[int] = ()) -> Iterator[tuple[int, int]]:
-    """(bucket, article id) of indexed articles in any of `buckets` (primary key lookups)."""
+    """(bucket, article id) of indexed articles in any of `buckets` (primary key lookups),
+    except articles in `exclude`."""
+    excluded = set(exclude)
     for chunk in chunks(sorted(set(buckets))):
-        query = select(lsh_buckets.c.bucket, lsh_buckets.c.article_id).where(
-            is_in(connection, lsh_buckets.c.bucket, chunk))
-        if exclude:
-            query = query.where(~is_in(connection, lsh_buckets.c.article_id, exclude))
-        yield from connection.execute(query)
+        rows = connection.execute(select(lsh_buckets.c.bucket, lsh_buckets.c.article_id)
+                                  .where(matching(connection, lsh_buckets.c.bucket, chunk)))
+        yield from ((b, a) for b, a in rows if a not in excluded)
 
 
 def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]]) -> None:
@@ -82,7 +84,7 @@ def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]]) -> Non
 def remove(connection: Connection, article_ids: Sequence[int]) -> None:
     for chunk in chunks(list(article_ids)):
         connection.execute(delete(lsh_buckets).where(
-            is_in(connection, lsh_buckets.c.article_id, chunk)))
+            matching(connection, lsh_buckets.c.article_id, chunk)))
 
 
 def prune(connection: Connection, older_than: datetime) -> int:

@@ -42,14 +42,6 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
-def containment(jaccard_ab: float, size_a: int, size_b: int) -> float:
-    """Estimated |A & B| / |A| from the Jaccard estimate and the two set sizes."""
-    if size_a == 0:
-        return 0.0
-    intersection = jaccard_ab * (size_a + size_b) / (1.0 + jaccard_ab)
-    return min(1.0, intersection / size_a)
-
-
 def band_buckets(hashvalues: np.ndarray, bands: int, rows: int, salt: int = 0) -> list[int]:
     """One signed 64-bit key per band: the band number (and `salt`, which keeps separate
     band sets apart in one table) hashed with the band's rows."""

@@ -81,7 +81,10 @@ class FixtureServer:
         self.httpd.server_close()
 
     def settings(self, database_url: str | None = None, **overrides) -> Settings:
-        """Settings for the seed feeds on this server (127.0.0.1 explicitly allowed)."""
+        """Settings for the seed feeds on this server (127.0.0.1 explicitly allowed; no
+        per-host delay: politeness towards our own fixture server only slows the demo)."""
         settings = load_settings(seeds_dir() / "feeds.toml", database_url=database_url,
                                  base=self.base_url)
-        return replace(settings, allow_private_hosts=("127.0.0.1",), **overrides)
+        local = {"allow_private_hosts": ("127.0.0.1",), "per_host_delay_seconds": 0.0,
+                 "per_host_concurrency": 8}
+        return replace(settings, **{**local, **overrides})

@@ -211,8 +211,9 @@ class Deduplicator:
              "kind": "story_created" if a in new_story else "duplicate_added"} for a in ids])
         grown = sorted({cluster_of[a] for a in ids if a not in new_story})
         changed = {cluster: self._refresh_cluster(connection, cluster) for cluster in grown}
-        similarity = dict(connection.execute(select(articles.c.id, articles.c.similarity)
-                                             .where(articles.c.id.in_(ids))).all())
+        similarity = dict(connection.execute(
+            select(articles.c.id, articles.c.similarity)
+            .where(index.matching(connection, articles.c.id, ids))).all())
         return [DedupOutcome(a, cluster_of[a], a in new_story, similarity[a] or 0.0,
                              changed.get(cluster_of[a], False)) for a in ids]
 
@@ -272,9 +273,13 @@ class _Placement:
         placed = articles.c.cluster_id.is_not(None)
         rows = connection.execute(
             select(articles.c.id, articles.c.cluster_id, articles.c.text_hash)
-            .where(articles.c.text_hash.in_({fp.text_hash for fp in fps}), placed,
-                   articles.c.id.not_in(exclude)).order_by(articles.c.id))
+            .where(index.matching(connection, articles.c.text_hash,
+                                  sorted({fp.text_hash for fp in fps})), placed)
+            .order_by(articles.c.id))
+        excluded = set(exclude)
         for row in rows:
+            if row.id in excluded:
+                continue
             placement.exact.setdefault(row.text_hash, row.id)
             placement.cluster_of[row.id] = row.cluster_id
         buckets = {b for fp in fps for b in fp.buckets}
@@ -284,7 +289,7 @@ class _Placement:
         for chunk in index.chunks(sorted(candidates)):
             for row in connection.execute(
                     select(articles.c.id, articles.c.cluster_id, articles.c.text)
-                    .where(articles.c.id.in_(chunk), placed)):
+                    .where(index.matching(connection, articles.c.id, chunk), placed)):
                 placement.cluster_of[row.id] = row.cluster_id
                 placement._texts[row.id] = row.text or ""
         return placement

@@ -31,22 +31,24 @@ def chunks(values: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
         yield values[start:start + size]
 
 
-def matching(connection: Connection, column, values: Sequence[int]) -> ColumnElement[bool]:
-    """`column IN values` for a long list of integers. On PostgreSQL the values are one
-    array joined as a table: a long IN list costs more to send and parse than the lookup,
-    and `= ANY(array)` is checked element by element against every row whenever the
-    planner, short of statistics, scans the table."""
+def matching(connection: Connection, column, values: Sequence[int | str]) -> ColumnElement[bool]:
+    """`column IN values` for a long list. On PostgreSQL the values are one array joined
+    as a table: a long IN list costs more to send and parse than the lookup, and
+    `= ANY(array)` is checked element by element against every row whenever the planner,
+    short of statistics, scans the table."""
     if connection.dialect.name != "postgresql":
         return column.in_(values)
-    wanted = select(func.unnest(bigint_array(values)).label("value")).subquery()
+    wanted = select(func.unnest(array_param(values, column.type)).label("value")).subquery()
     return column == wanted.c.value
 
 
-def bigint_array(values: Sequence[int]) -> ColumnElement:
-    """A bigint[] parameter sent as one array literal: the driver would dump it number by
-    number in Python, the hot spot of a batch."""
-    literal = "{" + ",".join(map(str, values)) + "}"
-    return cast(bindparam(None, literal, type_=Text), ARRAY(BigInteger))
+def array_param(values: Sequence[int | str], element_type=BigInteger) -> ColumnElement:
+    """An array parameter sent as one literal: the driver would dump it element by element
+    in Python, the hot spot of a batch."""
+    literal = "{" + ",".join(
+        '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' if isinstance(v, str)
+        else str(v) for v in values) + "}"
+    return cast(bindparam(None, literal, type_=Text), ARRAY(element_type))
 
 
 def lookup(connection: Connection, buckets: Iterable[int],
@@ -73,7 +75,7 @@ def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]]) -> Non
         buckets, ids = zip(*rows, strict=True)
         connection.execute(insert(lsh_buckets).from_select(
             ["bucket", "article_id", "indexed_at"],
-            select(func.unnest(bigint_array(buckets)), func.unnest(bigint_array(ids)),
+            select(func.unnest(array_param(buckets)), func.unnest(array_param(ids)),
                    bindparam("at", now, type_=lsh_buckets.c.indexed_at.type))))
         return
     connection.execute(insert(lsh_buckets), [

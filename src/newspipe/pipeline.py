@@ -18,18 +18,21 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 
 from newspipe import extract
-from newspipe.config import Settings
-from newspipe.dedup import Deduplicator, index
+from newspipe.config import ConfigError, Settings
+from newspipe.dedup import Deduplicator, DedupSettings, index
 from newspipe.extract import cleanup
 from newspipe.extract.pool import ExtractionPool, Job, Outcome
 from newspipe.fetch import archive, health, http
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
 from newspipe.fetch.urls import BadURL, canonical_url, declared_canonical
-from newspipe.models import FeedSpec
+from newspipe.models import DedupOutcome, FeedSpec
 from newspipe.store import Store, repo
 from newspipe.store.schema import utcnow
 
 T = TypeVar("T")
+
+# Articles de-duplicated per transaction: lookups and writes are batched.
+DEDUP_BATCH_SIZE = 200
 
 # Called as report(stage, done, total) after each item, for progress bars.
 Reporter = Callable[[str, int, int], None]
@@ -358,6 +361,20 @@ def _learned_boilerplate(store: Store, feed_ids: set[int | None]) -> dict[int, f
                 for feed_id in feed_ids if feed_id is not None}
 
 
+def deduplicator_for(settings: Settings) -> Deduplicator:
+    """The engine with the dedup settings of the configuration."""
+    try:
+        return Deduplicator(DedupSettings(
+            candidate_threshold=settings.dedup_candidate_threshold,
+            jaccard_threshold=settings.dedup_jaccard_threshold,
+            containment_threshold=settings.dedup_containment_threshold,
+            false_positive_weight=settings.dedup_false_positive_weight,
+            false_negative_weight=settings.dedup_false_negative_weight,
+            canonical_policy=settings.canonical_policy))
+    except ValueError as exc:
+        raise ConfigError(f"dedup settings: {exc}") from None
+
+
 def _lock_cluster_assignment(store: Store, connection) -> None:
     """Serialise cluster assignment: two workers never start one story twice. (SQLite
     write transactions already hold the database's write lock: see store.engine.)"""
@@ -367,25 +384,44 @@ def _lock_cluster_assignment(store: Store, connection) -> None:
 
 def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
                          deduplicator: Deduplicator | None = None,
-                         report: Reporter = _no_report) -> DedupResult:
+                         report: Reporter = _no_report,
+                         batch_size: int = DEDUP_BATCH_SIZE) -> DedupResult:
     """Place each extracted article in its story and publish: the canonical records change
-    in the same transaction as the LSH index. One writer at a time per store."""
+    in the same transaction as the LSH index. Workers may run side by side."""
     deduplicator = deduplicator or Deduplicator()
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "extracted", article_ids)
     result = DedupResult(articles=len(ids))
-    for done, article_id in enumerate(ids, start=1):
-        with store.begin() as connection:
-            _lock_cluster_assignment(store, connection)
-            text = repo.article_text(connection, article_id)
-            outcome = deduplicator.deduplicate(connection, article_id, text or "")
-        result.new_stories += outcome.new_story
-        result.new_duplicates += not outcome.new_story
-        result.changed_canonicals += outcome.canonical_changed
-        result.cluster_ids.append(outcome.cluster_id)
-        report("dedup", done, len(ids))
+    for start in range(0, len(ids), batch_size):
+        for outcome in _deduplicate_batch(store, deduplicator, ids[start:start + batch_size]):
+            result.new_stories += outcome.new_story
+            result.new_duplicates += not outcome.new_story
+            result.changed_canonicals += outcome.canonical_changed
+            result.cluster_ids.append(outcome.cluster_id)
+        report("dedup", min(start + batch_size, len(ids)), len(ids))
     result.cluster_ids = sorted(set(result.cluster_ids))
     return result
+
+
+def _deduplicate_batch(store: Store, deduplicator: Deduplicator,
+                       article_ids: Sequence[int]) -> list[DedupOutcome]:
+    """Fingerprint outside the lock (the costly part), then look up and assign under it,
+    skipping articles another worker placed meanwhile. A text without words fails."""
+    with store.connect() as connection:
+        texts = repo.article_texts(connection, article_ids)
+    fingerprints = [(a, deduplicator.fingerprint(texts.get(a) or "")) for a in article_ids]
+    with store.begin() as connection:
+        _lock_cluster_assignment(store, connection)
+        pending = set(repo.articles_with_status(connection, "extracted", article_ids))
+        batch = []
+        for article_id, fingerprint in fingerprints:
+            if article_id not in pending:
+                continue
+            if not fingerprint.shingle_count:
+                repo.mark_failed(connection, article_id, "dedup failed: the text has no words")
+            else:
+                batch.append((article_id, fingerprint))
+        return deduplicator.deduplicate_batch(connection, batch) if batch else []
 
 
 def rededuplicate_articles(store: Store, article_ids: Sequence[int],
@@ -408,7 +444,7 @@ def run_cycle(store: Store, settings: Settings, report: Reporter = _no_report) -
     poll = poll_feeds(store, settings, report=report)
     fetched = fetch_articles(store, settings, report=report)
     extracted = extract_articles(store, report=report)
-    dedup = deduplicate_articles(store, report=report)
+    dedup = deduplicate_articles(store, deduplicator=deduplicator_for(settings), report=report)
     return CycleResult(poll, fetched, extracted, dedup)
 
 

@@ -220,6 +220,31 @@ def article_text(connection: Connection, article_id: int) -> str | None:
     return connection.scalar(select(articles.c.text).where(articles.c.id == article_id))
 
 
+def article_texts(connection: Connection, article_ids: Sequence[int]) -> dict[int, str | None]:
+    return dict(connection.execute(
+        select(articles.c.id, articles.c.text).where(articles.c.id.in_(article_ids))).all())
+
+
+def insert_extracted_articles(connection: Connection, rows: Iterable[dict]) -> list[int]:
+    """Store texts that come without a feed (a corpus to de-duplicate) as extracted
+    articles, keyed by `key`; a key already stored keeps its article. Rows: `key`, `text`,
+    optional `url`, `title`, `source`, `role`, `published_at` (aware datetime)."""
+    ids = []
+    now = utcnow()
+    for row in rows:
+        canonical = f"urn:newspipe:corpus:{row['key']}"
+        known = article_id_by_url(connection, canonical)
+        if known is None:
+            known = connection.execute(insert(articles).values(
+                url=row.get("url") or canonical, canonical_url=canonical,
+                source=row.get("source"), role=row.get("role") or "outlet",
+                status="extracted", title=row.get("title"), text=row["text"],
+                published_at=row.get("published_at"), first_seen_at=now, updated_at=now,
+            )).inserted_primary_key[0]
+        ids.append(known)
+    return ids
+
+
 def stored_robots_txt(connection: Connection, url: str) -> tuple[int, str] | None:
     """(status, body) of a robots.txt fetched before and not yet expired."""
     row = connection.execute(select(robots_txt.c.status, robots_txt.c.body).where(

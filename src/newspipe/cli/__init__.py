@@ -109,5 +109,5 @@ def main() -> None:
 
 # Command modules register themselves on `app` when imported.
 from newspipe.cli import commands, feeds  # noqa: E402,F401
-from newspipe.cli import extract as extract_commands  # noqa: E402,F401
 from newspipe.cli import dedup as dedup_commands  # noqa: E402,F401
+from newspipe.cli import extract as extract_commands  # noqa: E402,F401

@@ -7,19 +7,21 @@ returns ids or small summaries, so it is idempotent and safe to re-run after a c
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
 from newspipe import extract
 from newspipe.config import Settings
 from newspipe.dedup import Deduplicator, index
-from newspipe.fetch import http
+from newspipe.fetch import http, warc_import
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
 from newspipe.fetch.urls import BadURL, canonical_url
-from newspipe.models import FeedSpec
+from newspipe.models import FeedSpec, ParsedEntry
 from newspipe.store import Store, repo
 from newspipe.store.schema import utcnow
 
@@ -193,6 +195,8 @@ def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
     for done, article_id in enumerate(ids, start=1):
         with store.begin() as connection:
             _lock_cluster_assignment(store, connection)
+            if not repo.articles_with_status(connection, "extracted", [article_id]):
+                continue  # an overlapping run placed it meanwhile
             text = repo.article_text(connection, article_id)
             outcome = deduplicator.deduplicate(connection, article_id, text or "")
         result.new_stories += outcome.new_story
@@ -233,3 +237,155 @@ def prune_index(store: Store, settings: Settings) -> int:
     articles stay; only their matching against new arrivals ends."""
     with store.begin() as connection:
         return index.prune(connection, utcnow() - timedelta(days=settings.retention_days))
+
+
+# --- Planning: what is pending, for front ends that split the work (the Airflow DAGs) ---
+
+def pollable_feed_ids(store: Store) -> list[int]:
+    with store.connect() as connection:
+        return [row.id for row in repo.feed_rows(connection)]
+
+
+def pending_entry_ids(store: Store) -> list[int]:
+    """Entries waiting for their page, including any left by an interrupted run."""
+    with store.connect() as connection:
+        return [row.id for row in repo.pending_entries(connection)]
+
+
+def fetched_article_ids(store: Store) -> list[int]:
+    """Articles waiting for extraction, including any left by an interrupted run."""
+    with store.connect() as connection:
+        return repo.articles_with_status(connection, "fetched")
+
+
+# --- Backfills: import WARC files, ingest a list of URLs, reprocess a date range ---
+# Imports bring pages into the store as `fetched` articles; the usual extract and dedup
+# stages then finish them, so an interrupted backfill is finished by any later run.
+
+WARC_FEED = FeedSpec(url="manual:warc", name="WARC import")
+URL_LIST_FEED = FeedSpec(url="manual:urls", name="URL list")
+
+
+@dataclass
+class ImportResult:
+    records: int = 0
+    skipped: int = 0
+    article_ids: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def import_warc(store: Store, settings: Settings, paths: Sequence[str | os.PathLike],
+                report: Reporter = _no_report) -> ImportResult:
+    """Store the HTML responses of WARC files (e.g. Common Crawl's CC-NEWS) as fetched
+    articles, one entry per record of a manual feed. A file that cannot be read is recorded
+    against that feed and the other files go on; records already imported are skipped."""
+    (feed_id,) = register_feeds(store, [WARC_FEED])
+    result = ImportResult()
+    for path in paths:
+        try:
+            for page in warc_import.read_html_responses(path):
+                result.records += 1
+                article_id = _store_page(store, feed_id, page, settings)
+                if article_id is None:
+                    result.skipped += 1
+                else:
+                    result.article_ids.append(article_id)
+                report("import", result.records, 0)
+        except warc_import.WarcError as exc:
+            result.errors.append(str(exc))
+    with store.begin() as connection:
+        repo.record_feed_success(connection, feed_id, 200, None, result.errors)
+    return result
+
+
+def _store_page(store: Store, feed_id: int, page, settings: Settings) -> int | None:
+    """One archived page -> entry + fetched article + raw page, in one transaction.
+    None when its URL is unusable or already known."""
+    try:
+        canonical = canonical_url(page.url)
+    except BadURL:
+        return None
+    if len(page.content) > settings.max_body_bytes:
+        return None
+    with store.begin() as connection:
+        if repo.article_id_by_url(connection, canonical) is not None:
+            return None
+        new = repo.insert_new_entries(
+            connection, feed_id, [(ParsedEntry(key=page.url, url=page.url), canonical)])
+        if not new:
+            return None
+        (entry,) = repo.pending_entries(connection, new)
+        article_id = repo.create_article(connection, entry, canonical, status="fetched",
+                                         http_status=page.status,
+                                         source=urlsplit(page.url).hostname)
+        repo.save_page(connection, article_id, page)
+        return article_id
+
+
+def ingest_urls(store: Store, settings: Settings, urls: Iterable[str],
+                report: Reporter = _no_report) -> ImportResult:
+    """Fetch a list of article URLs through the usual fetch stage, as entries of a manual
+    feed. Unusable URLs are recorded against that feed; known URLs are not fetched again."""
+    (feed_id,) = register_feeds(store, [URL_LIST_FEED])
+    result = ImportResult()
+    usable = []
+    for url in (u.strip() for u in urls):
+        if not url or url.startswith("#"):
+            continue
+        result.records += 1
+        try:
+            usable.append((ParsedEntry(key=url, url=url), canonical_url(url)))
+        except BadURL as exc:
+            result.errors.append(str(exc))
+    with store.begin() as connection:
+        entry_ids = repo.insert_new_entries(connection, feed_id, usable)
+        repo.record_feed_success(connection, feed_id, 200, None, result.errors)
+    result.skipped = result.records - len(entry_ids)
+    result.article_ids = fetch_articles(store, settings, entry_ids, report=report)
+    return result
+
+
+@dataclass
+class ReprocessResult:
+    articles: int = 0
+    extracted: list[int] = field(default_factory=list)
+    dedup: DedupResult = field(default_factory=DedupResult)
+
+
+def reprocess(store: Store, settings: Settings, since: datetime, until: datetime, *,
+              extract: bool = True, dedup: bool = True,
+              report: Reporter = _no_report) -> ReprocessResult:
+    """Backfill over pages fetched in [since, until): re-extract them from the raw archive
+    and/or place them in their stories again. Re-extracted articles leave their stories
+    first; with `dedup=False` they wait as `extracted` for the next dedup stage."""
+    with store.connect() as connection:
+        ids = repo.articles_fetched_between(connection, since, until)
+    result = ReprocessResult(articles=len(ids))
+    if extract:
+        deduplicator = Deduplicator()
+        for article_id in ids:
+            with store.begin() as connection:
+                _lock_cluster_assignment(store, connection)
+                deduplicator.detach(connection, article_id)
+                repo.requeue_for_extraction(connection, article_id)
+        result.extracted = extract_articles(store, ids, report=report)
+        if dedup:
+            result.dedup = deduplicate_articles(store, result.extracted, report=report)
+    elif dedup:
+        with store.connect() as connection:
+            placed = repo.articles_with_status(connection, "deduped", ids)
+        result.dedup = rededuplicate_articles(store, placed, report=report)
+    return result
+
+
+# --- Maintenance ---
+
+def tidy_store(store: Store) -> None:
+    """Refresh the planner's statistics and give back space freed by pruning."""
+    with store.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        if store.dialect == "postgresql":
+            connection.exec_driver_sql("VACUUM (ANALYZE)")
+        else:
+            connection.exec_driver_sql("PRAGMA optimize")
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -108,4 +108,5 @@ def main() -> None:
 
 
 # Command modules register themselves on `app` when imported.
+import newspipe.cli.backfill  # noqa: E402,F401  (newspipe backfill)
 from newspipe.cli import commands  # noqa: E402,F401

@@ -11,12 +11,19 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from airflow.dag_processing.dagbag import DagBag  # noqa: E402
+from airflow.dag_processing.dagbag import BundleDagBag  # noqa: E402
 
 from newspipe.store import open_store  # noqa: E402
 from newspipe.store.read import canonical_records, summary  # noqa: E402
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
+DAG_IDS = {"newspipe_ingest", "newspipe_backfill", "newspipe_maintenance",
+           "newspipe_consumer_example"}
+
+
+def dag_bag() -> BundleDagBag:
+    """The DAG folder as Airflow 3 loads it: a bundle, its folder importable."""
+    return BundleDagBag(dag_folder=str(DAGS), bundle_path=DAGS)
 
 
 @pytest.fixture(scope="session")
@@ -37,16 +44,15 @@ def feeds_file(tmp_path, seed_server):
 
 
 def test_dag_files_import_without_errors():
-    bag = DagBag(dag_folder=str(DAGS))
+    bag = dag_bag()
     assert bag.import_errors == {}
-    assert "newspipe_ingest" in bag.dags
+    assert set(bag.dags) == DAG_IDS
 
 
 def test_ingest_dag_runs_the_pipeline(airflow_db, database_url, feeds_file, monkeypatch, manifest):
     monkeypatch.setenv("NEWSPIPE_CONFIG", str(feeds_file))
     monkeypatch.setenv("NEWSPIPE_DATABASE_URL", database_url)
-    bag = DagBag(dag_folder=str(DAGS))
-    dag = bag.dags["newspipe_ingest"]
+    dag = dag_bag().dags["newspipe_ingest"]
     run = dag.test()
     assert run.state == "success"
     store = open_store(database_url, migrate=False)

@@ -21,7 +21,7 @@ newspipe DAG.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 from newspipe_common import (
     CANONICAL_STORE,
@@ -40,8 +40,8 @@ DATE = {"type": ["null", "string"], "format": "date"}
 
 @dag(
     dag_id="newspipe_backfill",
-    # Daily intervals for `airflow backfill create`; the daily scheduled run does nothing.
-    schedule="@daily",
+    # Daily data intervals for `airflow backfill create`; the scheduled run does nothing.
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -51,9 +51,10 @@ def store_url() -> str | None:
         connection = Connection.get(STORE_CONNECTION_ID)
     except AirflowNotFoundException:
         return None
-    # A SQLite connection keeps the file path in `host`; get_uri() would mangle it.
+    # get_uri() would percent-encode a SQLite file path (kept in `schema`, or `host` when
+    # the connection was made in the UI).
     if connection.conn_type == "sqlite":
-        return f"sqlite:///{connection.host}"
+        return f"sqlite:///{connection.host or connection.schema}"
     return connection.get_uri()
 
 

@@ -24,7 +24,9 @@ DAG_IDS = {"newspipe_ingest", "newspipe_backfill", "newspipe_maintenance",
 
 
 def dag_bag() -> BundleDagBag:
-    """The DAG folder as Airflow 3 loads it: a bundle, its folder importable."""
+    """The DAG folder as Airflow 3 loads it: a bundle, its folder importable. The shared
+    module is read again, as a fresh Airflow process would, with this test's environment."""
+    sys.modules.pop("newspipe_common", None)
     return BundleDagBag(dag_folder=str(DAGS), bundle_path=DAGS)
 
 
@@ -155,6 +157,7 @@ def test_backfill_dag_imports_a_warc_file(airflow_db, newspipe_env, seed_warc, m
     store.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_backfill_dag_refuses_an_incomplete_request(airflow_db, newspipe_env):
     dag = dag_bag().dags["newspipe_backfill"]
     run = dag.test(run_conf={"mode": "warc"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -107,3 +109,12 @@ def seed_warc(tmp_path, manifest):
     path = tmp_path / "seed.warc.gz"
     write_html_warc(path, pages)
     return path
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata database (SQLite in AIRFLOW_HOME, see above), migrated once."""
+    pytest.importorskip("airflow")
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
+                   capture_output=True, env=os.environ.copy())
+    return Path(os.environ["AIRFLOW_HOME"])

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,14 +26,6 @@ def dag_bag() -> BundleDagBag:
     module is read again, as a fresh Airflow process would, with this test's environment."""
     sys.modules.pop("newspipe_common", None)
     return BundleDagBag(dag_folder=str(DAGS), bundle_path=DAGS)
-
-
-@pytest.fixture(scope="session")
-def airflow_db():
-    """Airflow's metadata database (SQLite in AIRFLOW_HOME, see conftest), migrated once."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
-                   capture_output=True, env=os.environ.copy())
-    return Path(os.environ["AIRFLOW_HOME"])
 
 
 @pytest.fixture

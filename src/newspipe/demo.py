@@ -52,10 +52,10 @@ class _FixtureHandler(SimpleHTTPRequestHandler):
 class FixtureServer:
     """A real HTTP server on 127.0.0.1 (ephemeral port) serving a fixture tree."""
 
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, port: int = 0):
         self.root = root or seeds_dir() / "site"
         handler = type("Handler", (_FixtureHandler,), {})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0),
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port),
                                          partial(handler, directory=str(self.root)))
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         handler.base_url = self.base_url

@@ -8,9 +8,10 @@ returns ids or small summaries, so it is idempotent and safe to re-run after a c
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
@@ -275,21 +276,21 @@ class ImportResult:
 
 
 def import_warc(store: Store, settings: Settings, paths: Sequence[str | os.PathLike],
-                report: Reporter = _no_report) -> ImportResult:
+                report: Reporter = _no_report, batch_size: int = 100) -> ImportResult:
     """Store the HTML responses of WARC files (e.g. Common Crawl's CC-NEWS) as fetched
     articles, one entry per record of a manual feed. A file that cannot be read is recorded
-    against that feed and the other files go on; records already imported are skipped."""
+    against that feed and the other files go on; records already imported are skipped.
+    Pages are stored `batch_size` to a transaction: a crash loses at most one batch."""
     (feed_id,) = register_feeds(store, [WARC_FEED])
     result = ImportResult()
     for path in paths:
         try:
-            for page in warc_import.read_html_responses(path):
-                result.records += 1
-                article_id = _store_page(store, feed_id, page, settings)
-                if article_id is None:
-                    result.skipped += 1
-                else:
-                    result.article_ids.append(article_id)
+            for batch in _chunks(warc_import.read_html_responses(path), batch_size):
+                with store.begin() as connection:
+                    stored = [_store_page(connection, feed_id, page, settings) for page in batch]
+                result.records += len(batch)
+                result.article_ids += [a for a in stored if a is not None]
+                result.skipped += stored.count(None)
                 report("import", result.records, 0)
         except warc_import.WarcError as exc:
             result.errors.append(str(exc))
@@ -298,28 +299,33 @@ def import_warc(store: Store, settings: Settings, paths: Sequence[str | os.PathL
     return result
 
 
-def _store_page(store: Store, feed_id: int, page, settings: Settings) -> int | None:
-    """One archived page -> entry + fetched article + raw page, in one transaction.
-    None when its URL is unusable or already known."""
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _store_page(connection, feed_id: int, page, settings: Settings) -> int | None:
+    """One archived page -> entry + fetched article + raw page. None when its URL is
+    unusable, its body too large, or the URL already known."""
     try:
         canonical = canonical_url(page.url)
     except BadURL:
         return None
     if len(page.content) > settings.max_body_bytes:
         return None
-    with store.begin() as connection:
-        if repo.article_id_by_url(connection, canonical) is not None:
-            return None
-        new = repo.insert_new_entries(
-            connection, feed_id, [(ParsedEntry(key=page.url, url=page.url), canonical)])
-        if not new:
-            return None
-        (entry,) = repo.pending_entries(connection, new)
-        article_id = repo.create_article(connection, entry, canonical, status="fetched",
-                                         http_status=page.status,
-                                         source=urlsplit(page.url).hostname)
-        repo.save_page(connection, article_id, page)
-        return article_id
+    if repo.article_id_by_url(connection, canonical) is not None:
+        return None
+    new = repo.insert_new_entries(
+        connection, feed_id, [(ParsedEntry(key=page.url, url=page.url), canonical)])
+    if not new:
+        return None
+    (entry,) = repo.pending_entries(connection, new)
+    article_id = repo.create_article(connection, entry, canonical, status="fetched",
+                                     http_status=page.status,
+                                     source=urlsplit(page.url).hostname)
+    repo.save_page(connection, article_id, page)
+    return article_id
 
 
 def ingest_urls(store: Store, settings: Settings, urls: Iterable[str],

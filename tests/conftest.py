@@ -17,6 +17,11 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="newspipe-airflow-
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER",
                       str(Path(__file__).resolve().parents[1] / "dags"))
+# Raw pages go to a WARC archive (Settings.archive_dir): keep the tests' out of the checkout.
+os.environ.setdefault("NEWSPIPE_ARCHIVE_DIR", tempfile.mkdtemp(prefix="newspipe-archive-"))
+# Every fixture server is on 127.0.0.1: the per-host delay would only slow the suite down
+# (the politeness tests in test_fetch_*.py set their own).
+os.environ.setdefault("NEWSPIPE_PER_HOST_DELAY_SECONDS", "0")
 
 import pytest
 from sqlalchemy import create_engine, text

@@ -41,6 +41,17 @@ def test_demo_then_export_gives_the_contract(tmp_path):
     assert [json.loads(line) for line in to_stdout.stdout.splitlines()] == records
 
 
+def test_demo_twice_over_one_store_changes_nothing(tmp_path):
+    first = newspipe("demo", "--port", "0", "--db", "sqlite:///a.db", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    port = first.stderr.split("127.0.0.1:")[1].split(",")[0]
+    again = newspipe("demo", "--port", port, "--db", "sqlite:///a.db", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "taken" not in first.stderr + again.stderr
+    summary_table = first.stdout.split("canonical records")[0]
+    assert again.stdout.split("canonical records")[0] == summary_table
+
+
 @pytest.mark.parametrize("args, message", [
     (("run", "--config", "missing.toml"), "config file not found"),
     (("export", "--db", "postgresql://postgres@127.0.0.1:1/x"), "Connection refused"),

@@ -30,6 +30,22 @@ class Settings:
     timeout_seconds: float = 20.0
     max_body_bytes: int = 10 * 1024 * 1024
     archive_dir: str = "archive"
+    # Fetching (issue 3): politeness and hardening knobs, see fetch/http.py.
+    connect_timeout_seconds: float = 10.0
+    total_timeout_seconds: float = 60.0  # one request, headers to last byte
+    max_redirects: int = 5
+    max_connections: int = 64
+    per_host_concurrency: int = 2
+    per_host_delay_seconds: float = 1.0  # minimum gap between requests to one host
+    retries: int = 2  # transient errors only (connect errors, timeouts, 429, 5xx)
+    retry_backoff_seconds: float = 1.0  # doubled per attempt, plus jitter
+    max_retry_after_seconds: float = 30.0  # a longer Retry-After defers the feed instead
+    obey_robots: bool = True
+    robots_cache_seconds: float = 3600.0
+    feed_backoff_seconds: float = 300.0  # after a failure; doubled per consecutive failure
+    feed_max_backoff_seconds: float = 86400.0
+    pause_after_failures: int = 10
+    archive_max_bytes: int = 1024 * 1024 * 1024  # start a new WARC file past this size
     retention_days: int = 30
     feeds: tuple[FeedSpec, ...] = field(default_factory=tuple)
 
@@ -44,6 +60,10 @@ def _coerce(name: str, value: object) -> object:
         if isinstance(value, str):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return tuple(value)  # type: ignore[arg-type]
+    if isinstance(default, bool) and isinstance(value, str):  # bool("false") is True
+        if value.strip().lower() not in {"1", "0", "true", "false", "yes", "no"}:
+            raise ConfigError(f"setting {name!r}: {value!r} is not true or false")
+        return value.strip().lower() in {"1", "true", "yes"}
     try:
         return type(default)(value)
     except (TypeError, ValueError) as exc:

@@ -49,14 +49,25 @@ class _FixtureHandler(SimpleHTTPRequestHandler):
         pass
 
 
+def _bind(port: int, handler) -> ThreadingHTTPServer:
+    """Bind `port` on 127.0.0.1, or an ephemeral port when it is taken."""
+    try:
+        return ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:
+        if port == 0:
+            raise
+        return ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+
 class FixtureServer:
-    """A real HTTP server on 127.0.0.1 (ephemeral port) serving a fixture tree."""
+    """A real HTTP server on 127.0.0.1 serving a fixture tree. The demo asks for a fixed
+    port so that feed and article URLs, and so a re-run over the same store, stay the same;
+    tests use an ephemeral one."""
 
     def __init__(self, root: Path | None = None, port: int = 0):
         self.root = root or seeds_dir() / "site"
         handler = type("Handler", (_FixtureHandler,), {})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port),
-                                         partial(handler, directory=str(self.root)))
+        self.httpd = _bind(port, partial(handler, directory=str(self.root)))
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         handler.base_url = self.base_url
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -70,7 +81,10 @@ class FixtureServer:
         self.httpd.server_close()
 
     def settings(self, database_url: str | None = None, **overrides) -> Settings:
-        """Settings for the seed feeds on this server (127.0.0.1 explicitly allowed)."""
+        """Settings for the seed feeds on this server (127.0.0.1 explicitly allowed; no
+        per-host delay: politeness towards our own fixture server only slows the demo)."""
         settings = load_settings(seeds_dir() / "feeds.toml", database_url=database_url,
                                  base=self.base_url)
-        return replace(settings, allow_private_hosts=("127.0.0.1",), **overrides)
+        local = {"allow_private_hosts": ("127.0.0.1",), "per_host_delay_seconds": 0.0,
+                 "per_host_concurrency": 8}
+        return replace(settings, **{**local, **overrides})

@@ -50,6 +50,9 @@ class FetchedPage:
     content_type: str | None = None
     charset: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+    raw_content: bytes | None = None  # as received (still gzip...), for the WARC archive
+    request_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

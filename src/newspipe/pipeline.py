@@ -7,11 +7,15 @@ returns ids or small summaries, so it is idempotent and safe to re-run after a c
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
@@ -19,12 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from newspipe import extract
 from newspipe.config import Settings
 from newspipe.dedup import Deduplicator, index
-from newspipe.fetch import http, warc_import
+from newspipe.fetch import archive, http, warc_import
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
-from newspipe.fetch.urls import BadURL, canonical_url
+from newspipe.fetch.urls import BadURL, canonical_url, declared_canonical
 from newspipe.models import FeedSpec, ParsedEntry
 from newspipe.store import Store, repo
 from newspipe.store.schema import utcnow
+
+T = TypeVar("T")
 
 # Called as report(stage, done, total) after each item, for progress bars.
 Reporter = Callable[[str, int, int], None]
@@ -39,6 +45,8 @@ class PollResult:
     feeds: int = 0
     failed: int = 0
     new_entry_ids: list[int] = field(default_factory=list)
+    unchanged: int = 0  # 304 Not Modified, or the same body as last time
+    skipped: int = 0  # paused, or backing off after failures
 
 
 @dataclass
@@ -68,84 +76,223 @@ def register_feeds(store: Store, specs: Iterable[FeedSpec]) -> list[int]:
 
 def poll_feeds(store: Store, settings: Settings, feed_ids: Sequence[int] | None = None,
                report: Reporter = _no_report) -> PollResult:
-    """Fetch and parse each feed; store entries not seen before. A failing feed is
-    recorded against that feed and the others go on."""
+    """Fetch and parse each due feed; store entries not seen before. Paused feeds, and
+    feeds backing off after failures (next_poll_at in the future), are skipped. A failing
+    feed is recorded against that feed and the others go on."""
     with store.connect() as connection:
         rows = repo.feed_rows(connection, feed_ids)
-    result = PollResult(feeds=len(rows))
-    with http.make_client(settings) as client:
-        for done, feed in enumerate(rows, start=1):
-            try:
-                result.new_entry_ids += _poll_one(store, settings, client, feed)
-            except (http.FetchError, FeedError) as exc:
-                result.failed += 1
-                with store.begin() as connection:
-                    repo.record_feed_failure(connection, feed.id, str(exc))
-            report("poll", done, len(rows))
+    now = utcnow()
+    due = [f for f in rows if not f.paused_reason and not (f.next_poll_at and f.next_poll_at > now)]
+    result = PollResult(feeds=len(due), skipped=len(rows) - len(due))
+    run_async(_poll_all(store, settings, due, result, report))
+    result.new_entry_ids.sort()
     return result
 
 
-def _poll_one(store: Store, settings: Settings, client, feed) -> list[int]:
-    page = http.fetch(client, feed.url, max_bytes=settings.max_body_bytes)
+def run_async(coroutine: Coroutine[object, object, T]) -> T:
+    """Run the fetch side's event loop from synchronous stage functions; from a thread of
+    its own when the caller already runs a loop (a notebook, an async host)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+class StoredRobots:
+    """robots.txt answers kept in the store, so the next stage run (another process, in
+    Airflow) does not ask the site again before they expire. See fetch/robots.py."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    async def load(self, url: str) -> tuple[int, str] | None:
+        return await asyncio.to_thread(self._load, url)
+
+    async def save(self, url: str, status: int, body: str, ttl: float) -> None:
+        await asyncio.to_thread(self._save, url, status, body, ttl)
+
+    def _load(self, url: str) -> tuple[int, str] | None:
+        with self.store.connect() as connection:
+            return repo.stored_robots_txt(connection, url)
+
+    def _save(self, url: str, status: int, body: str, ttl: float) -> None:
+        try:
+            with self.store.begin() as connection:
+                repo.store_robots_txt(connection, url, status, body.replace("\x00", ""),
+                                      utcnow() + timedelta(seconds=ttl))
+        except IntegrityError:
+            pass  # another worker stored it meanwhile: theirs is as good
+
+
+async def _poll_all(store: Store, settings: Settings, feeds: list, result: PollResult,
+                    report: Reporter) -> None:
+    async with http.Fetcher(settings, StoredRobots(store)) as fetcher:
+        with archive.ArchiveWriter(settings.archive_dir, settings.archive_max_bytes) as warc:
+            tasks = [_poll_one(store, settings, fetcher, warc, feed, result) for feed in feeds]
+            for done, task in enumerate(asyncio.as_completed(tasks), start=1):
+                await task
+                report("poll", done, len(feeds))
+
+
+async def _poll_one(store: Store, settings: Settings, fetcher: http.Fetcher,
+                    warc: archive.ArchiveWriter, feed, result: PollResult) -> None:
+    try:
+        page = await fetcher.fetch(feed.url, headers=conditional_headers(feed),
+                                   accept=http.acceptable_feed_type)
+        warc.write(page)
+        # Parsing and the store's I/O run in a worker thread, so that the event loop keeps
+        # the other feeds' requests moving meanwhile (writers are serialised by the store).
+        outcome = await asyncio.to_thread(_store_feed_response, store, feed, page)
+    except (http.FetchError, FeedError) as exc:
+        result.failed += 1
+        await asyncio.to_thread(_record_feed_failure, store, settings, feed, exc)
+        return
+    if outcome is None:
+        result.unchanged += 1
+    else:
+        result.new_entry_ids += outcome
+
+
+def conditional_headers(feed) -> dict[str, str]:
+    """Validators from the last poll: the server may answer 304 Not Modified."""
+    headers = {"Accept": http.FEED_ACCEPT}
+    if feed.etag:
+        headers["If-None-Match"] = feed.etag
+    if feed.last_modified:
+        headers["If-Modified-Since"] = feed.last_modified
+    return headers
+
+
+def _store_feed_response(store: Store, feed, page) -> list[int] | None:
+    """New entry ids, or None when the feed is unchanged: a 304, or the same body as last
+    time (feeds lie: many ignore validators, so the body's hash is compared too)."""
+    validators = {"etag": page.headers.get("etag"),
+                  "last_modified": page.headers.get("last-modified")}
+    body_hash = hashlib.sha256(page.content).hexdigest() if page.status != 304 else None
+    if page.status == 304 or body_hash == feed.content_hash:
+        with store.begin() as connection:
+            repo.record_feed_success(connection, feed.id, page.status, None,
+                                     _kept_problems(feed), **validators)
+        return None
     parsed = parse_feed(page.content, page.final_url, page.headers)
     usable = [(e, c) for e in parsed.entries if (c := entry_canonical_url(e))]
     problems = parsed.problems + [f"entry with unusable link: {e.url[:200]}"
                                   for e in parsed.entries if not entry_canonical_url(e)]
     with store.begin() as connection:
         new_ids = repo.insert_new_entries(connection, feed.id, usable)
-        repo.record_feed_success(connection, feed.id, page.status, parsed.title, problems)
+        repo.record_feed_success(connection, feed.id, page.status, parsed.title, problems,
+                                 content_hash=body_hash, **validators)
     return new_ids
+
+
+def _kept_problems(feed) -> list[str]:
+    """An unchanged feed keeps the parse problems recorded when it last changed."""
+    return [feed.last_error] if feed.last_error and not feed.consecutive_failures else []
+
+
+def _record_feed_failure(store: Store, settings: Settings, feed, exc: Exception) -> None:
+    """Back off exponentially (or as long as the server's Retry-After asks); pause the feed,
+    with the reason, when it keeps failing or can never work."""
+    failures = feed.consecutive_failures + 1
+    delay = min(settings.feed_backoff_seconds * 2 ** (failures - 1),
+                settings.feed_max_backoff_seconds)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, settings.feed_max_backoff_seconds))
+    paused = None
+    if getattr(exc, "permanent", False) and getattr(exc, "status", None) == 410:
+        paused = f"feed is gone (HTTP 410): {exc}"
+    elif failures >= settings.pause_after_failures:
+        paused = f"paused after {failures} consecutive failures; last: {exc}"
+    with store.begin() as connection:
+        repo.record_feed_failure(connection, feed.id, str(exc), getattr(exc, "status", None),
+                                 next_poll_at=utcnow() + timedelta(seconds=delay),
+                                 paused_reason=paused)
 
 
 def fetch_articles(store: Store, settings: Settings, entry_ids: Sequence[int] | None = None,
                    report: Reporter = _no_report) -> list[int]:
-    """Fetch the page of each entry that has no article yet. A URL already known (by its
-    canonical form) is linked, not fetched again. Returns ids of newly fetched articles."""
+    """Fetch the page of each entry that has no article yet, once per canonical URL.
+    A URL already known (by its canonical form, or the page's own rel=canonical) is linked,
+    not fetched again. Returns ids of newly fetched articles."""
     with store.connect() as connection:
         pending = repo.pending_entries(connection, entry_ids)
-    fetched = []
-    with http.make_client(settings) as client:
-        for done, entry in enumerate(pending, start=1):
-            article_id = _fetch_one(store, settings, client, entry)
-            if article_id is not None:
-                fetched.append(article_id)
-            report("fetch", done, len(pending))
-    return fetched
+    by_url: dict[str, list] = {}
+    for entry in pending:
+        by_url.setdefault(entry.canonical_url, []).append(entry)
+    fetched: list[int] = []
+    run_async(_fetch_all(store, settings, list(by_url.values()), fetched, report))
+    return sorted(fetched)
 
 
-def _fetch_one(store: Store, settings: Settings, client, entry) -> int | None:
-    with store.begin() as connection:
-        known = repo.article_id_by_url(connection, entry.canonical_url)
-        if known is not None:
-            repo.link_entry(connection, entry.id, known)
-            return None
+async def _fetch_all(store: Store, settings: Settings, groups: list[list], fetched: list[int],
+                     report: Reporter) -> None:
+    async with http.Fetcher(settings, StoredRobots(store)) as fetcher:
+        with archive.ArchiveWriter(settings.archive_dir, settings.archive_max_bytes) as warc:
+            tasks = [_fetch_one(store, fetcher, warc, group) for group in groups]
+            for done, task in enumerate(asyncio.as_completed(tasks), start=1):
+                if (article_id := await task) is not None:
+                    fetched.append(article_id)
+                report("fetch", done, len(groups))
+
+
+async def _fetch_one(store: Store, fetcher: http.Fetcher, warc: archive.ArchiveWriter,
+                     group: list) -> int | None:
+    """Fetch one URL for the entries that share it; link them all to its article.
+    Store I/O runs in worker threads, as in polling."""
+    entry = group[0]
+    if await asyncio.to_thread(_link_to_known, store, group, entry.canonical_url):
+        return None
     try:
-        page = http.fetch(client, entry.url, max_bytes=settings.max_body_bytes)
+        page = await fetcher.fetch(entry.url)
+        pointer, error = warc.write(page), None
     except http.FetchError as exc:
-        page, error = None, f"fetch failed: {exc}"
-    else:
-        error = None
+        page, pointer, error = None, None, f"fetch failed: {exc}"
+    return await asyncio.to_thread(_store_article, store, group, page, pointer, error)
+
+
+def _store_article(store: Store, group: list, page, pointer, error: str | None) -> int | None:
+    """The new article's id; None when it failed, or is known under its page's canonical."""
+    entry = group[0]
+    canonical = _page_canonical(entry, page) if page is not None else entry.canonical_url
+    if canonical != entry.canonical_url and _link_to_known(store, group, canonical):
+        return None
     try:
         with store.begin() as connection:
             if page is None:
-                repo.create_article(connection, entry, entry.canonical_url,
-                                    status="failed", error=error)
-                return None
-            article_id = repo.create_article(connection, entry, _page_canonical(entry, page),
-                                             status="fetched", http_status=page.status)
-            repo.save_page(connection, article_id, page)
-            return article_id
+                article_id = repo.create_article(connection, entry, canonical,
+                                                 status="failed", error=error)
+            else:
+                article_id = repo.create_article(connection, entry, canonical,
+                                                 status="fetched", http_status=page.status)
+                repo.save_page(connection, article_id, page, pointer)
+            for other in group[1:]:
+                repo.link_entry(connection, other.id, article_id)
     except IntegrityError:
         # Another worker stored the same URL meanwhile: link to its article.
-        with store.begin() as connection:
-            known = repo.article_id_by_url(connection, entry.canonical_url)
-            if known is not None:
-                repo.link_entry(connection, entry.id, known)
+        _link_to_known(store, group, canonical)
         return None
+    return article_id if page is not None else None
+
+
+def _link_to_known(store: Store, group: list, canonical: str) -> bool:
+    with store.begin() as connection:
+        known = repo.article_id_by_url(connection, canonical)
+        if known is None:
+            return False
+        for entry in group:
+            repo.link_entry(connection, entry.id, known)
+    return True
 
 
 def _page_canonical(entry, page) -> str:
-    """Redirects can land on another URL: key the article by where the page really is."""
+    """Key the article by where the page really is: its own rel=canonical / og:url when on
+    the same site, else the URL redirects landed on."""
+    declared = declared_canonical(page.content, page.final_url)
+    if declared:
+        return declared
     try:
         return canonical_url(page.final_url)
     except BadURL:
@@ -283,17 +430,19 @@ def import_warc(store: Store, settings: Settings, paths: Sequence[str | os.PathL
     Pages are stored `batch_size` to a transaction: a crash loses at most one batch."""
     (feed_id,) = register_feeds(store, [WARC_FEED])
     result = ImportResult()
-    for path in paths:
-        try:
-            for batch in _chunks(warc_import.read_html_responses(path), batch_size):
-                with store.begin() as connection:
-                    stored = [_store_page(connection, feed_id, page, settings) for page in batch]
-                result.records += len(batch)
-                result.article_ids += [a for a in stored if a is not None]
-                result.skipped += stored.count(None)
-                report("import", result.records, 0)
-        except warc_import.WarcError as exc:
-            result.errors.append(str(exc))
+    with archive.ArchiveWriter(settings.archive_dir, settings.archive_max_bytes) as warc:
+        for path in paths:
+            try:
+                for batch in _chunks(warc_import.read_html_responses(path), batch_size):
+                    with store.begin() as connection:
+                        stored = [_store_page(connection, warc, feed_id, page, settings)
+                                  for page in batch]
+                    result.records += len(batch)
+                    result.article_ids += [a for a in stored if a is not None]
+                    result.skipped += stored.count(None)
+                    report("import", result.records, 0)
+            except warc_import.WarcError as exc:
+                result.errors.append(str(exc))
     with store.begin() as connection:
         repo.record_feed_success(connection, feed_id, 200, None, result.errors)
     return result
@@ -305,9 +454,11 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _store_page(connection, feed_id: int, page, settings: Settings) -> int | None:
-    """One archived page -> entry + fetched article + raw page. None when its URL is
-    unusable, its body too large, or the URL already known."""
+def _store_page(connection, warc: archive.ArchiveWriter, feed_id: int, page,
+                settings: Settings) -> int | None:
+    """One imported page -> entry + fetched article, its response copied into newspipe's
+    own raw archive (the imported file may go). None when its URL is unusable, its body
+    too large, or the URL already known."""
     try:
         canonical = canonical_url(page.url)
     except BadURL:
@@ -324,7 +475,7 @@ def _store_page(connection, feed_id: int, page, settings: Settings) -> int | Non
     article_id = repo.create_article(connection, entry, canonical, status="fetched",
                                      http_status=page.status,
                                      source=urlsplit(page.url).hostname)
-    repo.save_page(connection, article_id, page)
+    repo.save_page(connection, article_id, page, warc.write(page))
     return article_id
 
 

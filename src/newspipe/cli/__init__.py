@@ -110,4 +110,4 @@ def main() -> None:
 # Command modules register themselves on `app` when imported.
 import newspipe.cli.backfill  # noqa: E402,F401  (newspipe backfill)
 import newspipe.cli.fixture  # noqa: E402,F401  (newspipe serve-fixture, for make airflow)
-from newspipe.cli import commands  # noqa: E402,F401
+from newspipe.cli import commands, feeds  # noqa: E402,F401

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -27,12 +26,18 @@ from newspipe.store.read import canonical_records
 
 
 @app.command()
-def demo(db: DbOption = "sqlite:///newspipe.db") -> None:
+def demo(
+    db: DbOption = None,
+    port: Annotated[int, typer.Option(help="Port of the fixture server on 127.0.0.1.")] = 8765,
+) -> None:
     """Serve the seed fixture on 127.0.0.1 and run the whole pipeline on it."""
     from newspipe.demo import FixtureServer
 
-    with FixtureServer() as server:
-        settings = server.settings(database_url=db or os.environ.get("NEWSPIPE_DATABASE_URL"))
+    with FixtureServer(port=port) as server:
+        if port and not server.base_url.endswith(f":{port}"):
+            console.print(f"[yellow]port {port} is taken[/yellow]: a re-run over the same store "
+                          "will see the fixture as new feeds")
+        settings = server.settings(database_url=db)
         store = open_store(settings.database_url)
         console.print(f"seed fixture on {server.base_url}, store {store.safe_url}")
         with progress_reporter() as report:

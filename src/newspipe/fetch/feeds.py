@@ -1,4 +1,11 @@
-"""Feed parsing with feedparser: RSS, Atom and JSON Feed bytes -> ParsedFeed."""
+"""Feed parsing with feedparser: RSS, Atom and JSON Feed bytes -> ParsedFeed.
+
+feedparser gets the bytes and the response headers, so it picks the charset the way a
+browser would (HTTP header, XML declaration, then chardet when they are wrong). Entry links
+are made absolute and unwrapped (feedburner:origLink, google.com/url?url=...); an entry's
+key is its guid, else its canonical link; a guid repeated inside one feed falls back to the
+link so distinct items are not lost.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from newspipe.fetch.urls import BadURL, canonical_url
+from newspipe.fetch.urls import BadURL, canonical_url, unwrap_redirect
 from newspipe.models import ParsedEntry, ParsedFeed
 
 
@@ -30,24 +37,33 @@ def _json_feed(content: bytes, base_url: str) -> ParsedFeed:
         raise FeedError(f"invalid JSON Feed: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise FeedError("JSON document is not a JSON Feed (no 'items' list)")
-    feed = ParsedFeed(title=data.get("title"), format="json")
-    for item in data["items"]:
-        link = item.get("url") or item.get("external_url")
+    feed = ParsedFeed(title=_text(data.get("title")), format=_json_feed_version(data))
+    for number, item in enumerate(data["items"], start=1):
+        item = item if isinstance(item, dict) else {}
+        link = _text(item.get("url")) or _text(item.get("external_url"))
         if not link:
-            feed.problems.append(f"item {item.get('id')!r} has no url")
+            feed.problems.append(f"item #{number} ({_text(item.get('id'))!r}) has no url")
             continue
-        url = urljoin(base_url, link)
-        published = item.get("date_published")
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        url = entry_link(base_url, link)
+        authors = item.get("authors") or [item.get("author")]
+        names = [_text(a.get("name")) for a in authors if isinstance(a, dict)]
         feed.entries.append(ParsedEntry(
-            key=str(item.get("id") or url),
+            key=str(item.get("id") or "") or link_key(url),
             url=url,
-            title=item.get("title"),
-            summary=item.get("summary") or item.get("content_text"),
-            author=", ".join(a.get("name", "") for a in authors if isinstance(a, dict)) or None,
-            published_at=_parse_iso(published),
+            title=_text(item.get("title")),
+            summary=_text(item.get("summary")) or _text(item.get("content_text")),
+            author=", ".join(n for n in names if n) or None,
+            published_at=_parse_iso(_text(item.get("date_published"))),
         ))
+    _unique_keys(feed)
     return feed
+
+
+def _text(value: object) -> str | None:
+    """JSON Feed values as text: producers put numbers, lists, objects anywhere."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
 
 
 def _parse_iso(value: str | None) -> datetime | None:
@@ -69,29 +85,63 @@ def parse_feed(content: bytes, base_url: str, headers: dict[str, str] | None = N
     malformed ("bozo") feed are kept and the problem recorded."""
     if _looks_like_json(content):
         return _json_feed(content, base_url)
-    parsed = feedparser.parse(content, response_headers=headers or {}, sanitize_html=False)
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    headers.setdefault("content-type", "application/xml")  # a file: trust its declaration
+    parsed = feedparser.parse(content, response_headers=headers, sanitize_html=False,
+                              resolve_relative_uris=False)
     problems = []
     if parsed.bozo:
         problems.append(f"malformed feed: {parsed.bozo_exception}")
-    if not parsed.version and not parsed.entries:
-        raise FeedError(problems[0] if problems else "not a feed (no RSS, Atom or JSON Feed)")
-    feed = ParsedFeed(title=parsed.feed.get("title"), format=parsed.version or "unknown",
+    version = parsed.get("version") or ""  # absent altogether on an empty document
+    if not version and not parsed.entries:
+        reason = f" ({parsed.bozo_exception})" if parsed.bozo else ""
+        raise FeedError(f"not a feed: no RSS, Atom or JSON Feed found{reason}")
+    feed = ParsedFeed(title=parsed.feed.get("title"), format=version or "unknown",
                       problems=problems)
     for raw in parsed.entries:
         link = raw.get("feedburner_origlink") or raw.get("link")
         if not link:
             problems.append(f"entry {raw.get('id') or raw.get('title')!r} has no link")
             continue
-        url = urljoin(base_url, link)
+        url = entry_link(base_url, link)
         feed.entries.append(ParsedEntry(
-            key=raw.get("id") or url,
+            key=raw.get("id") or link_key(url),
             url=url,
             title=raw.get("title"),
             summary=raw.get("summary"),
             author=raw.get("author"),
             published_at=_utc(raw.get("published_parsed") or raw.get("updated_parsed")),
         ))
+    _unique_keys(feed)
     return feed
+
+
+def entry_link(base_url: str, link: str) -> str:
+    """Absolute, with redirect wrappers (google.com/url?url=...) removed."""
+    return unwrap_redirect(urljoin(base_url, link.strip()))
+
+
+def link_key(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except BadURL:
+        return url
+
+
+def _unique_keys(feed: ParsedFeed) -> None:
+    """Some feeds give several items one guid: key the repeats by their link instead."""
+    seen: set[str] = set()
+    for entry in feed.entries:
+        if entry.key in seen:
+            feed.problems.append(f"guid {entry.key[:200]!r} used by several entries")
+            entry.key = link_key(entry.url)
+        seen.add(entry.key)
+
+
+def _json_feed_version(data: dict) -> str:
+    """"https://jsonfeed.org/version/1.1" -> "json1.1"."""
+    version = str(data.get("version") or "").rstrip("/").rsplit("/", 1)[-1]
+    return f"json{version}" if version else "json"
 
 
 def entry_canonical_url(entry: ParsedEntry) -> str | None:

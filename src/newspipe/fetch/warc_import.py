@@ -16,6 +16,7 @@ from newspipe.fetch.http import charset_of
 from newspipe.models import FetchedPage
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+_WIRE_ENCODING_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 
 
 class WarcError(ValueError):
@@ -44,10 +45,12 @@ def _html_page(record) -> FetchedPage | None:
     url = record.rec_headers.get_header("WARC-Target-URI")
     if not url:
         return None
+    # The body is read decoded: headers describing the encoding on the wire no longer apply.
+    headers = {k: v for k, v in record.http_headers.headers
+               if k.lower() not in _WIRE_ENCODING_HEADERS}
     return FetchedPage(url=url, final_url=url, status=status,
                        content=record.content_stream().read(), content_type=content_type,
-                       charset=charset_of(content_type),
-                       headers=dict(record.http_headers.headers))
+                       charset=charset_of(content_type), headers=headers, reason="OK")
 
 
 def write_html_warc(path: str | os.PathLike, pages: Iterable[tuple[str, bytes]]) -> int:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
 from newspipe.extract import best_published_at
+from newspipe.fetch.archive import ArchiveError, RecordPointer, read_response
 from newspipe.models import ExtractedArticle, FeedSpec, FetchedPage, ParsedEntry
-from newspipe.store.schema import articles, entries, feeds, pages, utcnow
+from newspipe.store.schema import articles, entries, feeds, robots_txt, utcnow
 
 
 def upsert_feeds(connection: Connection, specs: Iterable[FeedSpec]) -> list[int]:
@@ -40,34 +40,70 @@ def feed_rows(connection: Connection, feed_ids: Sequence[int] | None = None) -> 
 
 
 def record_feed_success(connection: Connection, feed_id: int, status: int,
-                        title: str | None, problems: list[str]) -> None:
+                        title: str | None, problems: list[str], *,
+                        etag: str | None = None, last_modified: str | None = None,
+                        content_hash: str | None = None) -> None:
+    """A poll that got a usable answer (new entries, or unchanged: 304 or same body).
+    Validators and body hash are kept only when given (a 304 keeps the stored ones)."""
+    validators = {name: value for name, value in (
+        ("etag", etag), ("last_modified", last_modified), ("content_hash", content_hash))
+        if value is not None}
     connection.execute(update(feeds).where(feeds.c.id == feed_id).values(
         last_status=status, last_error="; ".join(problems) or None, consecutive_failures=0,
-        last_polled_at=utcnow(), **({"title": title} if title else {})))
+        last_polled_at=utcnow(), next_poll_at=None, **validators,
+        **({"title": title} if title else {})))
 
 
 def record_feed_failure(connection: Connection, feed_id: int, error: str,
-                        status: int | None = None) -> None:
+                        status: int | None = None, *, next_poll_at: datetime | None = None,
+                        paused_reason: str | None = None) -> None:
     connection.execute(update(feeds).where(feeds.c.id == feed_id).values(
         last_status=status, last_error=error, last_polled_at=utcnow(),
-        consecutive_failures=feeds.c.consecutive_failures + 1))
+        consecutive_failures=feeds.c.consecutive_failures + 1, next_poll_at=next_poll_at,
+        **({"paused_reason": paused_reason} if paused_reason else {})))
+
+
+def resume_feed(connection: Connection, feed_id: int) -> None:
+    """Un-pause a feed and forget its failures: polled at the next run."""
+    connection.execute(update(feeds).where(feeds.c.id == feed_id).values(
+        paused_reason=None, consecutive_failures=0, next_poll_at=None))
+
+
+def feed_id_by_url_or_id(connection: Connection, url_or_id: str) -> int | None:
+    condition = feeds.c.url == url_or_id
+    if url_or_id.isdigit():
+        condition = or_(condition, feeds.c.id == int(url_or_id))
+    return connection.scalar(select(feeds.c.id).where(condition))
+
+
+def remove_feed(connection: Connection, feed_id: int) -> None:
+    """The feed and its entries go; articles stay (their feed_id becomes NULL)."""
+    connection.execute(delete(entries).where(entries.c.feed_id == feed_id))
+    connection.execute(update(articles).where(articles.c.feed_id == feed_id)
+                       .values(feed_id=None))
+    connection.execute(delete(feeds).where(feeds.c.id == feed_id))
 
 
 def insert_new_entries(connection: Connection, feed_id: int,
                        parsed: Iterable[tuple[ParsedEntry, str]]) -> list[int]:
-    """Insert entries not seen before for this feed (by key); return the new ids."""
-    new_ids = []
+    """Insert entries not seen before for this feed (by key); return the new ids.
+    One query for the known keys and one multi-row INSERT ... RETURNING for the rest."""
+    parsed = list(parsed)
+    keys = [entry.key for entry, _ in parsed]
+    known = set(connection.scalars(select(entries.c.key).where(
+        entries.c.feed_id == feed_id, entries.c.key.in_(keys)))) if keys else set()
+    now, rows = utcnow(), []
     for entry, canonical in parsed:
-        known = connection.scalar(select(entries.c.id).where(
-            entries.c.feed_id == feed_id, entries.c.key == entry.key))
-        if known is not None:
+        if entry.key in known:
             continue
-        new_ids.append(connection.execute(insert(entries).values(
-            feed_id=feed_id, key=entry.key, url=entry.url, canonical_url=canonical,
-            title=entry.title, summary=entry.summary, author=entry.author,
-            published_at=entry.published_at, first_seen_at=utcnow()),
-        ).inserted_primary_key[0])
-    return new_ids
+        known.add(entry.key)
+        rows.append({"feed_id": feed_id, "key": entry.key, "url": entry.url,
+                     "canonical_url": canonical, "title": entry.title, "summary": entry.summary,
+                     "author": entry.author, "published_at": entry.published_at,
+                     "first_seen_at": now, "article_id": None})
+    if not rows:
+        return []
+    return sorted(connection.scalars(insert(entries).returning(entries.c.id), rows))
 
 
 def pending_entries(connection: Connection, entry_ids: Sequence[int] | None = None) -> list[Row]:
@@ -81,7 +117,13 @@ def pending_entries(connection: Connection, entry_ids: Sequence[int] | None = No
 
 
 def article_id_by_url(connection: Connection, canonical: str) -> int | None:
-    return connection.scalar(select(articles.c.id).where(articles.c.canonical_url == canonical))
+    """The article known by this canonical URL: its own (rel=canonical, final URL), or
+    the canonical link of an entry already linked to it."""
+    found = connection.scalar(select(articles.c.id).where(articles.c.canonical_url == canonical))
+    if found is None:
+        found = connection.scalar(select(entries.c.article_id).where(
+            entries.c.canonical_url == canonical, entries.c.article_id.is_not(None)).limit(1))
+    return found
 
 
 def link_entry(connection: Connection, entry_id: int, article_id: int) -> None:
@@ -104,10 +146,12 @@ def create_article(connection: Connection, entry: Row, canonical: str, *,
     return article_id
 
 
-def save_page(connection: Connection, article_id: int, page: FetchedPage) -> None:
-    connection.execute(insert(pages).values(
-        article_id=article_id, final_url=page.final_url, content_type=page.content_type,
-        charset=page.charset, body_zlib=zlib.compress(page.content, 6)))
+def save_page(connection: Connection, article_id: int, page: FetchedPage,
+              pointer: RecordPointer) -> None:
+    """Point the article at its archived response (the body itself is in the WARC file)."""
+    connection.execute(update(articles).where(articles.c.id == article_id).values(
+        final_url=page.final_url, content_type=page.content_type, charset=page.charset,
+        warc_file=pointer.path, warc_offset=pointer.offset))
 
 
 def articles_with_status(connection: Connection, status: str,
@@ -119,10 +163,18 @@ def articles_with_status(connection: Connection, status: str,
 
 
 def load_page(connection: Connection, article_id: int) -> tuple[Row, bytes] | None:
-    row = connection.execute(select(pages, articles.c.url).join(
-        articles, articles.c.id == pages.c.article_id).where(pages.c.article_id == article_id)
-    ).first()
-    return (row, zlib.decompress(row.body_zlib)) if row else None
+    """(row with .url, .final_url, .charset, .content_type, body bytes) from the WARC
+    archive; None when the article has no archived page or its record cannot be read."""
+    row = connection.execute(select(
+        articles.c.id, articles.c.url, articles.c.final_url, articles.c.content_type,
+        articles.c.charset, articles.c.warc_file, articles.c.warc_offset,
+    ).where(articles.c.id == article_id, articles.c.warc_file.is_not(None))).first()
+    if row is None:
+        return None
+    try:
+        return row, read_response(row.warc_file, row.warc_offset).body
+    except ArchiveError:
+        return None
 
 
 def save_extraction(connection: Connection, article_id: int, extracted: ExtractedArticle) -> None:
@@ -160,3 +212,17 @@ def articles_fetched_between(connection: Connection, since: datetime,
 def requeue_for_extraction(connection: Connection, article_id: int) -> None:
     connection.execute(update(articles).where(articles.c.id == article_id).values(
         status="fetched", error=None, updated_at=utcnow()))
+
+
+def stored_robots_txt(connection: Connection, url: str) -> tuple[int, str] | None:
+    """(status, body) of a robots.txt fetched before and not yet expired."""
+    row = connection.execute(select(robots_txt.c.status, robots_txt.c.body).where(
+        robots_txt.c.url == url, robots_txt.c.expires_at > utcnow())).first()
+    return (row.status, row.body) if row else None
+
+
+def store_robots_txt(connection: Connection, url: str, status: int, body: str,
+                     expires_at: datetime) -> None:
+    connection.execute(delete(robots_txt).where(robots_txt.c.url == url))
+    connection.execute(insert(robots_txt).values(url=url, status=status, body=body,
+                                                 fetched_at=utcnow(), expires_at=expires_at))

@@ -106,6 +106,13 @@ articles = Table(
     Column("error", Text),
     Column("http_status", Integer),
     Column("fetched_at", UTCDateTime),
+    # The raw page lives in the WARC archive (fetch/archive.py): the response record at
+    # this file and offset, so the article can be re-extracted without fetching it again.
+    Column("final_url", String(2048)),
+    Column("content_type", String(255)),
+    Column("charset", String(64)),
+    Column("warc_file", String(1024)),
+    Column("warc_offset", BigInteger),
     Column("title", Text),
     Column("author", Text),
     Column("published_at", UTCDateTime),
@@ -121,18 +128,6 @@ articles = Table(
     Column("similarity", Float),
     Column("first_seen_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
-)
-
-# The raw response body of each article page, kept so an article can be re-extracted
-# without fetching it again.
-pages = Table(
-    "pages",
-    metadata,
-    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
-    Column("final_url", String(2048), nullable=False),
-    Column("content_type", String(255)),
-    Column("charset", String(64)),
-    Column("body_zlib", LargeBinary, nullable=False),
 )
 
 clusters = Table(
@@ -168,4 +163,16 @@ changes = Table(
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+# robots.txt of each site, kept between stage runs so a site is not asked again before it
+# expires (fetch/robots.py). Only answers are kept: an unreachable robots.txt is retried.
+robots_txt = Table(
+    "robots_txt",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("expires_at", UTCDateTime, nullable=False),
 )

@@ -1,4 +1,4 @@
-"""Initial schema: feeds, entries, articles, pages, clusters, LSH buckets, changes, view.
+"""Initial schema: feeds, entries, articles, clusters, LSH buckets, changes, view, robots.txt.
 
 Revision ID: 0001
 Revises:
@@ -56,6 +56,11 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
         sa.Column("http_status", sa.Integer),
         sa.Column("fetched_at", TZ),
+        sa.Column("final_url", sa.String(2048)),
+        sa.Column("content_type", sa.String(255)),
+        sa.Column("charset", sa.String(64)),
+        sa.Column("warc_file", sa.String(1024)),
+        sa.Column("warc_offset", sa.BigInteger),
         sa.Column("title", sa.Text),
         sa.Column("author", sa.Text),
         sa.Column("published_at", TZ),
@@ -116,17 +121,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_entries_article_id", "entries", ["article_id"])
     op.create_table(
-        "pages",
-        sa.Column("article_id", sa.Integer, nullable=False),
-        sa.Column("final_url", sa.String(2048), nullable=False),
-        sa.Column("content_type", sa.String(255)),
-        sa.Column("charset", sa.String(64)),
-        sa.Column("body_zlib", sa.LargeBinary, nullable=False),
-        sa.PrimaryKeyConstraint("article_id", name="pk_pages"),
-        sa.ForeignKeyConstraint(["article_id"], ["articles.id"],
-                                name="fk_pages_article_id_articles", ondelete="CASCADE"),
-    )
-    op.create_table(
         "lsh_buckets",
         sa.Column("bucket", sa.BigInteger, nullable=False, autoincrement=False),
         sa.Column("article_id", sa.Integer, nullable=False, autoincrement=False),
@@ -151,11 +145,21 @@ def upgrade() -> None:
                                 name="fk_changes_article_id_articles", ondelete="CASCADE"),
     )
     op.execute(CANONICAL_ARTICLES_VIEW)
+    op.create_table(
+        "robots_txt",
+        sa.Column("url", sa.String(2048), nullable=False),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("fetched_at", TZ, nullable=False),
+        sa.Column("expires_at", TZ, nullable=False),
+        sa.PrimaryKeyConstraint("url", name="pk_robots_txt"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("robots_txt")
     op.execute("DROP VIEW canonical_articles")
-    for table in ("changes", "lsh_buckets", "pages", "entries"):
+    for table in ("changes", "lsh_buckets", "entries"):
         op.drop_table(table)
     with op.batch_alter_table("articles") as batch:
         batch.drop_constraint("fk_articles_cluster_id_clusters", type_="foreignkey")

@@ -44,6 +44,7 @@ airflow: install
 	  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
 	  NEWSPIPE_CONFIG=$(AIRFLOW_DIR)/feeds.toml \
 	  NEWSPIPE_DATABASE_URL=sqlite:///$(AIRFLOW_DIR)/newspipe.db \
+	  NEWSPIPE_ARCHIVE_DIR=$(AIRFLOW_DIR)/archive \
 	  NEWSPIPE_CONSUMER_OUTPUT=$(AIRFLOW_DIR)/consumer.jsonl; \
 	$(BIN)/newspipe serve-fixture --port $(FIXTURE_PORT) --config $(AIRFLOW_DIR)/feeds.toml & \
 	fixture=$$!; trap 'kill $$fixture 2>/dev/null' EXIT INT TERM; \

@@ -142,6 +142,8 @@ def test_backfill_dag_imports_a_warc_file(airflow_db, newspipe_env, seed_warc, m
     reprocess = dag.test(run_conf={"mode": "reprocess", "since": "2000-01-01",
                                    "until": "2100-01-01"})
     assert reprocess.state == "success"
+    (event,) = asset_events(reprocess)  # stories were rebuilt: consumers hear of it
+    assert event["new_stories"] == len(records)
     assert [r["duplicates"] for r in canonical_records(store)] == \
         [r["duplicates"] for r in records]
     store.dispose()

@@ -162,7 +162,7 @@ def main() -> None:
     print(f"newspipe backfill --warc: {wall:.1f} s, {len(pages) / wall:.1f} pages/s, "
           f"peak memory {peak / 2**20:.0f} MiB (process tree), "
           f"CPU {cpu:.1f} s = {cpu / wall:.2f} cores busy on average")
-    print(f"  {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ''}")
+    print(f"  the command said: {' '.join(result.stderr.split())[-200:]}")
     print(f"speed-up over the bare one-core baseline: {baseline / wall:.2f}x (target >= 1.7x)")
     if args.breakdown:
         times = stage_breakdown(warc, workdir)

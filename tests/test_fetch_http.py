@@ -258,3 +258,33 @@ def test_boolean_settings_from_the_environment():
     assert load_settings(env={"NEWSPIPE_OBEY_ROBOTS": "yes"}).obey_robots is True
     with pytest.raises(ConfigError, match="not true or false"):
         load_settings(env={"NEWSPIPE_OBEY_ROBOTS": "maybe"})
+
+
+@pytest.mark.parametrize("url, allowed", [
+    ("https://[::1]/", False),
+    ("http://[::ffff:10.0.0.1]/", False),  # IPv4-mapped IPv6
+    ("http://0.0.0.0/", False),
+    ("http://224.0.0.1/", False),  # multicast
+    ("http://240.0.0.1/", False),  # reserved
+    ("http://93.184.216.34/", True),
+    ("ftp://93.184.216.34/", False),
+    ("http:///nohost", False),
+])
+def test_url_safety_rules(url, allowed):
+    from newspipe.fetch.safety import UnsafeURL, check_url
+
+    if allowed:
+        asyncio.run(check_url(url))
+    else:
+        with pytest.raises(UnsafeURL):
+            asyncio.run(check_url(url))
+
+
+def test_retry_after_as_seconds_or_http_date():
+    from email.utils import formatdate
+
+    from newspipe.fetch.http import parse_retry_after
+
+    assert parse_retry_after("120") == 120
+    assert 590 < parse_retry_after(formatdate(time.time() + 600, usegmt=True)) <= 600
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None

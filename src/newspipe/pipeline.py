@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from newspipe import extract
 from newspipe.config import Settings
 from newspipe.dedup import Deduplicator, index
-from newspipe.fetch import archive, http, warc_import
+from newspipe.fetch import archive, health, http, warc_import
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
 from newspipe.fetch.urls import BadURL, canonical_url, declared_canonical
 from newspipe.models import FeedSpec, ParsedEntry
@@ -177,6 +177,16 @@ def _store_feed_response(store: Store, feed, page) -> list[int] | None:
                                      _kept_problems(feed), **validators)
         return None
     parsed = parse_feed(page.content, page.final_url, page.headers)
+    try:
+        return _save_entries(store, feed, page, parsed, body_hash, validators)
+    except IntegrityError:
+        # Another worker polled this feed at the same moment and stored the same entries
+        # first: once more, and they are known.
+        return _save_entries(store, feed, page, parsed, body_hash, validators)
+
+
+def _save_entries(store: Store, feed, page, parsed, body_hash: str,
+                  validators: dict[str, str | None]) -> list[int]:
     usable = [(e, c) for e in parsed.entries if (c := entry_canonical_url(e))]
     problems = parsed.problems + [f"entry with unusable link: {e.url[:200]}"
                                   for e in parsed.entries if not entry_canonical_url(e)]
@@ -193,23 +203,12 @@ def _kept_problems(feed) -> list[str]:
 
 
 def _record_feed_failure(store: Store, settings: Settings, feed, exc: Exception) -> None:
-    """Back off exponentially (or as long as the server's Retry-After asks); pause the feed,
-    with the reason, when it keeps failing or can never work."""
     failures = feed.consecutive_failures + 1
-    delay = min(settings.feed_backoff_seconds * 2 ** (failures - 1),
-                settings.feed_max_backoff_seconds)
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, settings.feed_max_backoff_seconds))
-    paused = None
-    if getattr(exc, "permanent", False) and getattr(exc, "status", None) == 410:
-        paused = f"feed is gone (HTTP 410): {exc}"
-    elif failures >= settings.pause_after_failures:
-        paused = f"paused after {failures} consecutive failures; last: {exc}"
+    delay = health.backoff_seconds(failures, settings, getattr(exc, "retry_after", None))
     with store.begin() as connection:
         repo.record_feed_failure(connection, feed.id, str(exc), getattr(exc, "status", None),
                                  next_poll_at=utcnow() + timedelta(seconds=delay),
-                                 paused_reason=paused)
+                                 paused_reason=health.pause_reason(failures, settings, exc))
 
 
 def fetch_articles(store: Store, settings: Settings, entry_ids: Sequence[int] | None = None,

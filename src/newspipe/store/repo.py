@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -11,6 +12,8 @@ from newspipe.extract import best_published_at
 from newspipe.fetch.archive import ArchiveError, RecordPointer, read_response
 from newspipe.models import ExtractedArticle, FeedSpec, FetchedPage, ParsedEntry
 from newspipe.store.schema import articles, entries, feeds, robots_txt, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def upsert_feeds(connection: Connection, specs: Iterable[FeedSpec]) -> list[int]:
@@ -173,7 +176,8 @@ def load_page(connection: Connection, article_id: int) -> tuple[Row, bytes] | No
         return None
     try:
         return row, read_response(row.warc_file, row.warc_offset).body
-    except ArchiveError:
+    except ArchiveError as exc:  # moved or deleted archive: say where it was looked for
+        log.warning("article %s: %s", article_id, exc)
         return None
 
 

@@ -25,3 +25,31 @@ lint: install
 
 clean:
 	rm -rf $(VENV) newspipe.db .pytest_cache
+
+# Airflow standalone on 127.0.0.1 with the project's DAGs, the seed fixture served on
+# 127.0.0.1:$(FIXTURE_PORT) as the feed list, and an embedded store in airflow-home/.
+# Log in as `admin` with the password printed at start (also in
+# airflow-home/simple_auth_manager_passwords.json.generated); Ctrl-C stops everything.
+AIRFLOW_DIR  := $(CURDIR)/airflow-home
+AIRFLOW_PORT ?= 8080
+FIXTURE_PORT ?= 8765
+
+airflow: install
+	@mkdir -p $(AIRFLOW_DIR)
+	@export PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(AIRFLOW_DIR) \
+	  AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	  AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4 \
+	  AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False \
+	  AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+	  AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(AIRFLOW_PORT)/execution/ \
+	  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
+	  NEWSPIPE_CONFIG=$(AIRFLOW_DIR)/feeds.toml \
+	  NEWSPIPE_DATABASE_URL=sqlite:///$(AIRFLOW_DIR)/newspipe.db \
+	  NEWSPIPE_ARCHIVE_DIR=$(AIRFLOW_DIR)/archive \
+	  NEWSPIPE_CONSUMER_OUTPUT=$(AIRFLOW_DIR)/consumer.jsonl; \
+	$(BIN)/newspipe serve-fixture --port $(FIXTURE_PORT) --config $(AIRFLOW_DIR)/feeds.toml & \
+	fixture=$$!; trap 'kill $$fixture 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/airflow db migrate > $(AIRFLOW_DIR)/migrate.log && \
+	$(BIN)/airflow pools set newspipe_http 4 "newspipe: concurrent HTTP tasks" > /dev/null && \
+	echo "Airflow on http://127.0.0.1:$(AIRFLOW_PORT) (user admin, password printed below); Ctrl-C stops it" && \
+	$(BIN)/airflow standalone

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -97,3 +99,27 @@ def shared_data(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} not present")
     return path
+
+
+@pytest.fixture
+def seed_warc(tmp_path, manifest):
+    """The seed fixture's article pages as a gzipped WARC (as if crawled at example.org)."""
+    from newspipe.fetch.warc_import import write_html_warc
+
+    base = "https://seed.example.org"
+    pages = [(f"{base}/{page['path']}",
+              (seeds_dir() / "site" / page["path"]).read_bytes().replace(b"{{base}}",
+                                                                         base.encode()))
+             for page in manifest]
+    path = tmp_path / "seed.warc.gz"
+    write_html_warc(path, pages)
+    return path
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata database (SQLite in AIRFLOW_HOME, see above), migrated once."""
+    pytest.importorskip("airflow")
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
+                   capture_output=True, env=os.environ.copy())
+    return Path(os.environ["AIRFLOW_HOME"])

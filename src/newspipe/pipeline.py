@@ -9,27 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import islice
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
 from newspipe import extract
-from newspipe.config import Settings
-from newspipe.dedup import Deduplicator, index
+from newspipe.config import ConfigError, Settings
+from newspipe.dedup import Deduplicator, DedupSettings, index
 from newspipe.extract import cleanup
 from newspipe.extract.pool import ExtractionPool, Job, Outcome
-from newspipe.fetch import archive, health, http
+from newspipe.fetch import archive, health, http, warc_import
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
 from newspipe.fetch.urls import BadURL, canonical_url, declared_canonical
-from newspipe.models import FeedSpec
+from newspipe.models import DedupOutcome, FeedSpec, ParsedEntry
 from newspipe.store import Store, repo
 from newspipe.store.schema import utcnow
 
 T = TypeVar("T")
+
+# Articles de-duplicated per transaction: lookups and writes are batched.
+DEDUP_BATCH_SIZE = 200
 
 # Called as report(stage, done, total) after each item, for progress bars.
 Reporter = Callable[[str, int, int], None]
@@ -358,6 +364,20 @@ def _learned_boilerplate(store: Store, feed_ids: set[int | None]) -> dict[int, f
                 for feed_id in feed_ids if feed_id is not None}
 
 
+def deduplicator_for(settings: Settings) -> Deduplicator:
+    """The engine with the dedup settings of the configuration."""
+    try:
+        return Deduplicator(DedupSettings(
+            candidate_threshold=settings.dedup_candidate_threshold,
+            jaccard_threshold=settings.dedup_jaccard_threshold,
+            containment_threshold=settings.dedup_containment_threshold,
+            false_positive_weight=settings.dedup_false_positive_weight,
+            false_negative_weight=settings.dedup_false_negative_weight,
+            canonical_policy=settings.canonical_policy))
+    except ValueError as exc:
+        raise ConfigError(f"dedup settings: {exc}") from None
+
+
 def _lock_cluster_assignment(store: Store, connection) -> None:
     """Serialise cluster assignment: two workers never start one story twice. (SQLite
     write transactions already hold the database's write lock: see store.engine.)"""
@@ -367,25 +387,44 @@ def _lock_cluster_assignment(store: Store, connection) -> None:
 
 def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
                          deduplicator: Deduplicator | None = None,
-                         report: Reporter = _no_report) -> DedupResult:
+                         report: Reporter = _no_report,
+                         batch_size: int = DEDUP_BATCH_SIZE) -> DedupResult:
     """Place each extracted article in its story and publish: the canonical records change
-    in the same transaction as the LSH index. One writer at a time per store."""
+    in the same transaction as the LSH index. Workers may run side by side."""
     deduplicator = deduplicator or Deduplicator()
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "extracted", article_ids)
     result = DedupResult(articles=len(ids))
-    for done, article_id in enumerate(ids, start=1):
-        with store.begin() as connection:
-            _lock_cluster_assignment(store, connection)
-            text = repo.article_text(connection, article_id)
-            outcome = deduplicator.deduplicate(connection, article_id, text or "")
-        result.new_stories += outcome.new_story
-        result.new_duplicates += not outcome.new_story
-        result.changed_canonicals += outcome.canonical_changed
-        result.cluster_ids.append(outcome.cluster_id)
-        report("dedup", done, len(ids))
+    for start in range(0, len(ids), batch_size):
+        for outcome in _deduplicate_batch(store, deduplicator, ids[start:start + batch_size]):
+            result.new_stories += outcome.new_story
+            result.new_duplicates += not outcome.new_story
+            result.changed_canonicals += outcome.canonical_changed
+            result.cluster_ids.append(outcome.cluster_id)
+        report("dedup", min(start + batch_size, len(ids)), len(ids))
     result.cluster_ids = sorted(set(result.cluster_ids))
     return result
+
+
+def _deduplicate_batch(store: Store, deduplicator: Deduplicator,
+                       article_ids: Sequence[int]) -> list[DedupOutcome]:
+    """Fingerprint outside the lock (the costly part), then look up and assign under it,
+    skipping articles another worker placed meanwhile. A text without words fails."""
+    with store.connect() as connection:
+        texts = repo.article_texts(connection, article_ids)
+    fingerprints = [(a, deduplicator.fingerprint(texts.get(a) or "")) for a in article_ids]
+    with store.begin() as connection:
+        _lock_cluster_assignment(store, connection)
+        pending = set(repo.articles_with_status(connection, "extracted", article_ids))
+        batch = []
+        for article_id, fingerprint in fingerprints:
+            if article_id not in pending:
+                continue
+            if not fingerprint.shingle_count:
+                repo.mark_failed(connection, article_id, "dedup failed: the text has no words")
+            else:
+                batch.append((article_id, fingerprint))
+        return deduplicator.deduplicate_batch(connection, batch) if batch else []
 
 
 def rededuplicate_articles(store: Store, article_ids: Sequence[int],
@@ -408,7 +447,7 @@ def run_cycle(store: Store, settings: Settings, report: Reporter = _no_report) -
     poll = poll_feeds(store, settings, report=report)
     fetched = fetch_articles(store, settings, report=report)
     extracted = extract_articles(store, report=report)
-    dedup = deduplicate_articles(store, report=report)
+    dedup = deduplicate_articles(store, deduplicator=deduplicator_for(settings), report=report)
     return CycleResult(poll, fetched, extracted, dedup)
 
 
@@ -417,3 +456,164 @@ def prune_index(store: Store, settings: Settings) -> int:
     articles stay; only their matching against new arrivals ends."""
     with store.begin() as connection:
         return index.prune(connection, utcnow() - timedelta(days=settings.retention_days))
+
+
+# --- Planning: what is pending, for front ends that split the work (the Airflow DAGs) ---
+
+def pollable_feed_ids(store: Store) -> list[int]:
+    with store.connect() as connection:
+        return [row.id for row in repo.feed_rows(connection)]
+
+
+def pending_entry_ids(store: Store) -> list[int]:
+    """Entries waiting for their page, including any left by an interrupted run."""
+    with store.connect() as connection:
+        return [row.id for row in repo.pending_entries(connection)]
+
+
+def fetched_article_ids(store: Store) -> list[int]:
+    """Articles waiting for extraction, including any left by an interrupted run."""
+    with store.connect() as connection:
+        return repo.articles_with_status(connection, "fetched")
+
+
+# --- Backfills: import WARC files, ingest a list of URLs, reprocess a date range ---
+# Imports bring pages into the store as `fetched` articles; the usual extract and dedup
+# stages then finish them, so an interrupted backfill is finished by any later run.
+
+WARC_FEED = FeedSpec(url="manual:warc", name="WARC import")
+URL_LIST_FEED = FeedSpec(url="manual:urls", name="URL list")
+
+
+@dataclass
+class ImportResult:
+    records: int = 0
+    skipped: int = 0
+    article_ids: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def import_warc(store: Store, settings: Settings, paths: Sequence[str | os.PathLike],
+                report: Reporter = _no_report, batch_size: int = 100) -> ImportResult:
+    """Store the HTML responses of WARC files (e.g. Common Crawl's CC-NEWS) as fetched
+    articles, one entry per record of a manual feed. A file that cannot be read is recorded
+    against that feed and the other files go on; records already imported are skipped.
+    Pages are stored `batch_size` to a transaction: a crash loses at most one batch."""
+    (feed_id,) = register_feeds(store, [WARC_FEED])
+    result = ImportResult()
+    with archive.ArchiveWriter(settings.archive_dir, settings.archive_max_bytes) as warc:
+        for path in paths:
+            try:
+                for batch in _chunks(warc_import.read_html_responses(path), batch_size):
+                    with store.begin() as connection:
+                        stored = [_store_page(connection, warc, feed_id, page, settings)
+                                  for page in batch]
+                    result.records += len(batch)
+                    result.article_ids += [a for a in stored if a is not None]
+                    result.skipped += stored.count(None)
+                    report("import", result.records, 0)
+            except warc_import.WarcError as exc:
+                result.errors.append(str(exc))
+    with store.begin() as connection:
+        repo.record_feed_success(connection, feed_id, 200, None, result.errors)
+    return result
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _store_page(connection, warc: archive.ArchiveWriter, feed_id: int, page,
+                settings: Settings) -> int | None:
+    """One imported page -> entry + fetched article, its response copied into newspipe's
+    own raw archive (the imported file may go). None when its URL is unusable, its body
+    too large, or the URL already known."""
+    try:
+        canonical = canonical_url(page.url)
+    except BadURL:
+        return None
+    if len(page.content) > settings.max_body_bytes:
+        return None
+    if repo.article_id_by_url(connection, canonical) is not None:
+        return None
+    new = repo.insert_new_entries(
+        connection, feed_id, [(ParsedEntry(key=page.url, url=page.url), canonical)])
+    if not new:
+        return None
+    (entry,) = repo.pending_entries(connection, new)
+    article_id = repo.create_article(connection, entry, canonical, status="fetched",
+                                     http_status=page.status,
+                                     source=urlsplit(page.url).hostname)
+    repo.save_page(connection, article_id, page, warc.write(page))
+    return article_id
+
+
+def ingest_urls(store: Store, settings: Settings, urls: Iterable[str],
+                report: Reporter = _no_report) -> ImportResult:
+    """Fetch a list of article URLs through the usual fetch stage, as entries of a manual
+    feed. Unusable URLs are recorded against that feed; known URLs are not fetched again."""
+    (feed_id,) = register_feeds(store, [URL_LIST_FEED])
+    result = ImportResult()
+    usable = []
+    for url in (u.strip() for u in urls):
+        if not url or url.startswith("#"):
+            continue
+        result.records += 1
+        try:
+            usable.append((ParsedEntry(key=url, url=url), canonical_url(url)))
+        except BadURL as exc:
+            result.errors.append(str(exc))
+    with store.begin() as connection:
+        entry_ids = repo.insert_new_entries(connection, feed_id, usable)
+        repo.record_feed_success(connection, feed_id, 200, None, result.errors)
+    result.skipped = result.records - len(entry_ids)
+    result.article_ids = fetch_articles(store, settings, entry_ids, report=report)
+    return result
+
+
+@dataclass
+class ReprocessResult:
+    articles: int = 0
+    extracted: list[int] = field(default_factory=list)
+    dedup: DedupResult = field(default_factory=DedupResult)
+
+
+def reprocess(store: Store, settings: Settings, since: datetime, until: datetime, *,
+              extract: bool = True, dedup: bool = True,
+              report: Reporter = _no_report) -> ReprocessResult:
+    """Backfill over pages fetched in [since, until): re-extract them from the raw archive
+    and/or place them in their stories again. Re-extracted articles leave their stories
+    first; with `dedup=False` they wait as `extracted` for the next dedup stage."""
+    with store.connect() as connection:
+        ids = repo.articles_fetched_between(connection, since, until)
+    result = ReprocessResult(articles=len(ids))
+    if extract:
+        deduplicator = Deduplicator()
+        for article_id in ids:
+            with store.begin() as connection:
+                _lock_cluster_assignment(store, connection)
+                deduplicator.detach(connection, article_id)
+                repo.requeue_for_extraction(connection, article_id)
+        result.extracted = extract_articles(store, ids, report=report)
+        if dedup:
+            result.dedup = deduplicate_articles(store, result.extracted, report=report)
+    elif dedup:
+        with store.connect() as connection:
+            placed = repo.articles_with_status(connection, "deduped", ids)
+        result.dedup = rededuplicate_articles(store, placed, report=report)
+    return result
+
+
+# --- Maintenance ---
+
+def tidy_store(store: Store) -> None:
+    """Refresh the planner's statistics and give back space freed by pruning."""
+    with store.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        if store.dialect == "postgresql":
+            connection.exec_driver_sql("VACUUM (ANALYZE)")
+        else:
+            connection.exec_driver_sql("PRAGMA optimize")
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

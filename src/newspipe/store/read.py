@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -29,8 +29,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def canonical_records(store: Store, *, updated_since: datetime | None = None,
+                      story_ids: Collection[int] | None = None,
                       batch_size: int = 500) -> Iterator[dict[str, Any]]:
-    """One record per story, oldest story first: the canonical article and its copies."""
+    """One record per story, oldest story first: the canonical article and its copies
+    (optionally only stories updated since a time, or with the given ids)."""
     canonical = articles.alias("canonical")
     query = (select(canonical, clusters.c.id.label("story_id"),
                     clusters.c.created_at.label("story_first_seen"),
@@ -39,6 +41,8 @@ def canonical_records(store: Store, *, updated_since: datetime | None = None,
              .order_by(clusters.c.id))
     if updated_since is not None:
         query = query.where(clusters.c.updated_at > updated_since)
+    if story_ids is not None:
+        query = query.where(clusters.c.id.in_(sorted(story_ids)))
     with store.connect() as connection:
         result = connection.execution_options(yield_per=batch_size).execute(query)
         for batch in result.partitions():
@@ -116,3 +120,9 @@ def feed_health(store: Store) -> list[dict[str, Any]]:
                  "consecutive_failures": r.consecutive_failures, "last_error": r.last_error,
                  "next_poll_at": _iso(r.next_poll_at), "paused_reason": r.paused_reason}
                 for r in rows]
+
+
+def latest_change_id(store: Store) -> int:
+    """The newest change id: a cursor for `changes_since` that skips the past."""
+    with store.connect() as connection:
+        return connection.scalar(select(func.max(changes.c.id))) or 0

@@ -33,9 +33,12 @@ def upsert_feeds(connection: Connection, specs: Iterable[FeedSpec]) -> list[int]
 
 
 def feed_rows(connection: Connection, feed_ids: Sequence[int] | None = None) -> list[Row]:
+    """The given feeds, or every feed there is to poll (manual backfill feeds are not)."""
     query = select(feeds).order_by(feeds.c.id)
     if feed_ids is not None:
         query = query.where(feeds.c.id.in_(feed_ids))
+    else:
+        query = query.where(feeds.c.url.not_like("manual:%"))
     return list(connection.execute(query))
 
 
@@ -132,10 +135,12 @@ def link_entry(connection: Connection, entry_id: int, article_id: int) -> None:
 
 
 def create_article(connection: Connection, entry: Row, canonical: str, *,
-                   status: str, error: str | None = None, http_status: int | None = None) -> int:
+                   status: str, error: str | None = None, http_status: int | None = None,
+                   source: str | None = None) -> int:
     now = utcnow()
     article_id = connection.execute(insert(articles).values(
-        url=entry.url, canonical_url=canonical, feed_id=entry.feed_id, source=entry.feed_name,
+        url=entry.url, canonical_url=canonical, feed_id=entry.feed_id,
+        source=source or entry.feed_name,
         role=entry.feed_role, status=status, error=error, http_status=http_status,
         fetched_at=now if http_status else None, title=entry.title, author=entry.author,
         published_at=entry.published_at, first_seen_at=now, updated_at=now,
@@ -179,7 +184,10 @@ def load_page(connection: Connection, article_id: int) -> tuple[Row, bytes] | No
 def save_extraction(connection: Connection, article_id: int, extracted: ExtractedArticle) -> None:
     """Store extracted text and metadata; values the page lacks keep the feed's."""
     current = connection.execute(select(articles).where(articles.c.id == article_id)).one()
-    connection.execute(update(articles).where(articles.c.id == article_id).values(
+    # Only a `fetched` article: a slower overlapping run must not pull an article that was
+    # placed in its story meanwhile back to `extracted` (it would be placed twice).
+    connection.execute(update(articles).where(articles.c.id == article_id,
+                                              articles.c.status == "fetched").values(
         status="extracted", error=None, text=extracted.text,
         title=extracted.title or current.title,
         author=extracted.author or current.author,
@@ -218,6 +226,44 @@ def mark_failed(connection: Connection, article_id: int, error: str) -> None:
 
 def article_text(connection: Connection, article_id: int) -> str | None:
     return connection.scalar(select(articles.c.text).where(articles.c.id == article_id))
+
+
+def article_texts(connection: Connection, article_ids: Sequence[int]) -> dict[int, str | None]:
+    return dict(connection.execute(
+        select(articles.c.id, articles.c.text).where(articles.c.id.in_(article_ids))).all())
+
+
+def insert_extracted_articles(connection: Connection, rows: Iterable[dict]) -> list[int]:
+    """Store texts that come without a feed (a corpus to de-duplicate) as extracted
+    articles, keyed by `key`; a key already stored keeps its article. Rows: `key`, `text`,
+    optional `url`, `title`, `source`, `role`, `published_at` (aware datetime)."""
+    ids = []
+    now = utcnow()
+    for row in rows:
+        canonical = f"urn:newspipe:corpus:{row['key']}"
+        known = article_id_by_url(connection, canonical)
+        if known is None:
+            known = connection.execute(insert(articles).values(
+                url=row.get("url") or canonical, canonical_url=canonical,
+                source=row.get("source"), role=row.get("role") or "outlet",
+                status="extracted", title=row.get("title"), text=row["text"],
+                published_at=row.get("published_at"), first_seen_at=now, updated_at=now,
+            )).inserted_primary_key[0]
+        ids.append(known)
+    return ids
+
+
+def articles_fetched_between(connection: Connection, since: datetime,
+                             until: datetime) -> list[int]:
+    """Articles whose page was fetched in [since, until): what a backfill can reprocess."""
+    return list(connection.scalars(
+        select(articles.c.id).where(articles.c.fetched_at >= since, articles.c.fetched_at < until)
+        .order_by(articles.c.id)))
+
+
+def requeue_for_extraction(connection: Connection, article_id: int) -> None:
+    connection.execute(update(articles).where(articles.c.id == article_id).values(
+        status="fetched", error=None, updated_at=utcnow()))
 
 
 def stored_robots_txt(connection: Connection, url: str) -> tuple[int, str] | None:

@@ -164,6 +164,8 @@ changes = Table(
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("at", UTCDateTime, nullable=False, default=utcnow),
+    # A cursor must never go back: SQLite would otherwise reuse the ids of deleted rows.
+    sqlite_autoincrement=True,
 )
 
 # robots.txt of each site, kept between stage runs so a site is not asked again before it

@@ -144,6 +144,7 @@ def upgrade() -> None:
                                 name="fk_changes_cluster_id_clusters", ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["article_id"], ["articles.id"],
                                 name="fk_changes_article_id_articles", ondelete="CASCADE"),
+        sqlite_autoincrement=True,  # change ids are cursors: never reused
     )
     op.execute(CANONICAL_ARTICLES_VIEW)
     op.create_table(

@@ -1,0 +1,125 @@
+"""Shared wiring for the newspipe DAGs: configuration, the store Asset, the HTTP pool,
+retry policy and batching. Not a DAG file (see .airflowignore); no heavy imports at the top.
+
+Configuration: the store URL comes from the Airflow connection `newspipe_store` (for
+example AIRFLOW_CONN_NEWSPIPE_STORE='postgresql://newspipe:...@db/newspipe', or one made in
+the UI), else $NEWSPIPE_DATABASE_URL; the feed list and settings from the TOML file
+$NEWSPIPE_CONFIG. No secret lives in the repository.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Asset
+
+if TYPE_CHECKING:
+    from newspipe.config import Settings
+    from newspipe.store import Store
+
+STORE_CONNECTION_ID = "newspipe_store"
+
+# The canonical store, as downstream DAGs see it: one event per publishing run that changed
+# stories, carrying the counts and the range of `changes` ids to read.
+CANONICAL_STORE = Asset(name="newspipe_canonical_store", uri="newspipe://canonical-store",
+                        group="newspipe")
+
+# Bounds how many tasks talk HTTP at once, over every newspipe DAG (create it with
+# `airflow pools set newspipe_http 4 "newspipe HTTP"`; the compose init service does).
+HTTP_POOL = "newspipe_http"
+
+# Transient failures (a store restart, a network blip) are retried: 1, 2, 4... minutes.
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "newspipe",
+    "retries": int(os.environ.get("NEWSPIPE_TASK_RETRIES", "3")),
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+
+def store_url() -> str | None:
+    """The URL of the connection `newspipe_store`, if there is one."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        connection = Connection.get(STORE_CONNECTION_ID)
+    except AirflowNotFoundException:
+        return None
+    # get_uri() would percent-encode a SQLite file path (kept in `schema`, or `host` when
+    # the connection was made in the UI).
+    if connection.conn_type == "sqlite":
+        return f"sqlite:///{connection.host or connection.schema}"
+    return connection.get_uri()
+
+
+def settings() -> Settings:
+    from newspipe.config import load_settings
+
+    return load_settings(os.environ.get("NEWSPIPE_CONFIG"), database_url=store_url())
+
+
+def open_store(settings: Settings) -> Store:
+    from newspipe.store import open_store as open_newspipe_store
+
+    return open_newspipe_store(settings.database_url)
+
+
+def max_batches() -> int:
+    """Never map more tasks than Airflow allows (core.max_map_length), nor more than is
+    useful (NEWSPIPE_MAX_BATCHES)."""
+    from airflow.sdk.configuration import conf
+
+    limit = conf.getint("core", "max_map_length", fallback=1024)
+    return max(1, min(limit, int(os.environ.get("NEWSPIPE_MAX_BATCHES", "32"))))
+
+
+def batches(ids: Sequence[int], per_batch: int) -> list[list[int]]:
+    """Split ids into contiguous batches of about `per_batch`, at most max_batches() of them
+    (a long list makes bigger batches, never more mapped tasks)."""
+    if not ids:
+        return []
+    count = min(max_batches(), math.ceil(len(ids) / max(1, per_batch)))
+    size = math.ceil(len(ids) / count)
+    return [list(ids[i:i + size]) for i in range(0, len(ids), size)]
+
+
+def batch_size(name: str, default: int) -> int:
+    return int(os.environ.get(f"NEWSPIPE_{name.upper()}_PER_BATCH", str(default)))
+
+
+def change_cursor() -> int:
+    """The newest `changes` id: where the next Asset event's range of changes starts."""
+    from newspipe.store.read import latest_change_id
+
+    return latest_change_id(open_store(settings()))
+
+
+def deduplicate_and_publish(changes_from: int | None = None) -> dict[str, int]:
+    """The single writer of stories (the store serialises writers): every extracted
+    article, including any left by an earlier run, placed in its story. The task's event on
+    CANONICAL_STORE carries the counts and the `changes` ids (changes_from, changes_to] that
+    consumers read with newspipe.store.read.changes_since; no event when nothing changed."""
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from newspipe import pipeline
+    from newspipe.store.read import latest_change_id
+
+    store = open_store(settings())
+    if changes_from is None:
+        changes_from = latest_change_id(store)
+    dedup = pipeline.deduplicate_articles(store)
+    summary = {"articles": dedup.articles, "new_stories": dedup.new_stories,
+               "new_duplicates": dedup.new_duplicates,
+               "changed_canonicals": dedup.changed_canonicals,
+               "changes_from": changes_from, "changes_to": latest_change_id(store)}
+    if summary["changes_to"] == changes_from:
+        raise AirflowSkipException("no story changed: no Asset event")
+    get_current_context()["outlet_events"][CANONICAL_STORE].extra = summary
+    return summary

@@ -1,0 +1,65 @@
+"""newspipe maintenance, daily: prune the LSH index outside the retention window
+($NEWSPIPE_RETENTION_DAYS, default 30), report feed health, keep the database tidy.
+
+Feed health is logged and returned (small: one line per unhealthy feed); the task fails
+when every feed is failing, which usually means the workers lost the network.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pendulum
+from airflow.sdk import dag, task
+from newspipe_common import DEFAULT_ARGS, open_store, settings
+
+log = logging.getLogger(__name__)
+
+
+@dag(
+    dag_id="newspipe_maintenance",
+    schedule="@daily",
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["newspipe"],
+    doc_md=__doc__,
+)
+def newspipe_maintenance():
+    @task
+    def prune_index() -> int:
+        from newspipe import pipeline
+
+        config = settings()
+        removed = pipeline.prune_index(open_store(config), config)
+        log.info("pruned %d LSH index rows older than %d days", removed, config.retention_days)
+        return removed
+
+    @task
+    def report_feed_health() -> dict:
+        from newspipe.store.read import feed_health
+
+        feeds = [f for f in feed_health(open_store(settings()))
+                 if not f["url"].startswith("manual:")]
+        unhealthy = [f for f in feeds if f["consecutive_failures"] or f["paused_reason"]]
+        for feed in unhealthy:
+            log.warning("feed %s (%s): %d consecutive failures, last error: %s%s",
+                        feed["name"], feed["url"], feed["consecutive_failures"],
+                        feed["last_error"],
+                        f", paused: {feed['paused_reason']}" if feed["paused_reason"] else "")
+        if feeds and len(unhealthy) == len(feeds):
+            raise RuntimeError(f"all {len(feeds)} feeds are failing: check the network")
+        return {"feeds": len(feeds), "unhealthy": len(unhealthy),
+                "unhealthy_ids": [f["id"] for f in unhealthy][:100]}
+
+    @task(trigger_rule="all_done")
+    def tidy_database() -> None:
+        from newspipe import pipeline
+
+        pipeline.tidy_store(open_store(settings()))
+
+    [prune_index(), report_feed_health()] >> tidy_database()
+
+
+newspipe_maintenance()

@@ -1,0 +1,105 @@
+"""Backfills without Airflow: WARC import, a URL list through the fetch stage, reprocessing
+a date range; and `newspipe backfill` as users run it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newspipe import pipeline
+from newspipe.config import Settings
+from newspipe.store.read import canonical_records, feed_health, summary
+from test_cli import newspipe
+from test_dag_recovery import store_contents
+
+
+def finish(store) -> pipeline.DedupResult:
+    pipeline.extract_articles(store)
+    return pipeline.deduplicate_articles(store)
+
+
+def stories(store) -> list:
+    return sorted((r["url"], sorted(d["url"] for d in r["duplicates"]))
+                  for r in canonical_records(store))
+
+
+def test_warc_import_makes_the_stories_and_is_idempotent(store, seed_warc, manifest):
+    imported = pipeline.import_warc(store, Settings(), [seed_warc])
+    assert (imported.records, len(imported.article_ids), imported.errors) == \
+        (len(manifest), len(manifest), [])
+    placed = finish(store)
+    assert placed.new_stories == len({p["story"] for p in manifest})
+    assert {r["source"] for r in canonical_records(store)} == {"seed.example.org"}
+    before = store_contents(store.url)
+
+    again = pipeline.import_warc(store, Settings(), [seed_warc])
+    assert (again.records, again.article_ids, again.skipped) == (len(manifest), [], len(manifest))
+    assert finish(store).articles == 0
+    assert store_contents(store.url) == before
+
+
+def test_an_unreadable_warc_is_recorded_and_the_others_go_on(store, seed_warc, tmp_path):
+    broken = tmp_path / "broken.warc.gz"
+    broken.write_bytes(b"<html>not a WARC file</html>\n")
+    imported = pipeline.import_warc(store, Settings(), [broken, seed_warc])
+    assert len(imported.errors) == 1 and "broken.warc.gz" in imported.errors[0]
+    assert imported.article_ids
+    (warc_feed,) = [f for f in feed_health(store) if f["url"] == "manual:warc"]
+    assert "broken.warc.gz" in warc_feed["last_error"]
+
+
+def test_a_url_list_goes_through_the_fetch_stage(store, seed_server, manifest):
+    settings = seed_server.settings(database_url=store.url)
+    urls = [f"{seed_server.base_url}/{page['path']}" for page in manifest]
+    imported = pipeline.ingest_urls(store, settings, [*urls, "# a comment", "", "ftp://x/y"])
+    assert len(imported.article_ids) == len(manifest)
+    assert imported.errors == ["not an http(s) URL: 'ftp://x/y'"]
+    assert finish(store).new_stories == len({p["story"] for p in manifest})
+    assert pipeline.pollable_feed_ids(store) == [], "manual feeds are never polled"
+    assert pipeline.ingest_urls(store, settings, urls).article_ids == []
+
+
+def test_reprocessing_a_date_range_rebuilds_the_same_stories(store, seed_server):
+    pipeline.run_cycle(store, seed_server.settings(database_url=store.url))
+    before = stories(store)
+    now = datetime.now(UTC)
+    settings = Settings(database_url=store.url)
+
+    nothing = pipeline.reprocess(store, settings, now - timedelta(days=9),
+                                 now - timedelta(days=8))
+    assert nothing.articles == 0
+
+    everything = pipeline.reprocess(store, settings, now - timedelta(hours=1),
+                                    now + timedelta(hours=1))
+    assert everything.articles == len(everything.extracted) == summary(store)["articles"]
+    assert stories(store) == before
+
+    dedup_only = pipeline.reprocess(store, settings, now - timedelta(hours=1),
+                                    now + timedelta(hours=1), extract=False)
+    assert dedup_only.dedup.articles == everything.articles
+    assert stories(store) == before
+
+
+def test_newspipe_backfill_on_the_command_line(tmp_path, seed_warc):
+    result = newspipe("backfill", "--warc", str(seed_warc), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "8 new articles" in result.stderr and "new stories 4" in result.stderr
+    again = newspipe("backfill", "--from", "2000-01-01", "--to", "2100-01-01", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "reprocessed 8 articles" in again.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "give exactly one of"),
+    (("--warc", "missing.warc.gz"), "WARC file not found: missing.warc.gz"),
+    (("--from", "2025-01-01"), "--from and --to go together"),
+    (("--from", "2025-02-01", "--to", "2025-01-01"), "is not before"),
+    (("--from", "yesterday", "--to", "2025-01-01"), "not a date"),
+    (("--urls", "missing.txt"), "missing.txt"),
+])
+def test_backfill_errors_are_one_line(tmp_path, args, message):
+    result = newspipe("backfill", *args, cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -47,6 +47,14 @@ class Settings:
     pause_after_failures: int = 10
     archive_max_bytes: int = 1024 * 1024 * 1024  # start a new WARC file past this size
     retention_days: int = 30
+    # De-duplication (see dedup.engine.DedupSettings for what each one does).
+    dedup_candidate_threshold: float = 0.3
+    dedup_jaccard_threshold: float = 0.5
+    dedup_containment_threshold: float = 0.7
+    dedup_false_positive_weight: float = 0.5
+    dedup_false_negative_weight: float = 0.5
+    # Criteria in order: role (original, then wire), earliest (published), longest (text).
+    canonical_policy: tuple[str, ...] = ("role", "earliest", "longest")
     feeds: tuple[FeedSpec, ...] = field(default_factory=tuple)
 
 

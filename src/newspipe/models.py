@@ -61,6 +61,7 @@ class ExtractedArticle:
     title: str | None = None
     author: str | None = None
     published_at: datetime | None = None
+    updated_at: datetime | None = None  # the page's last modification, when it says
     language: str | None = None
     sitename: str | None = None
     canonical_url: str | None = None

@@ -21,16 +21,21 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import IntegrityError
 
 from newspipe import extract
-from newspipe.config import Settings
-from newspipe.dedup import Deduplicator, index
+from newspipe.config import ConfigError, Settings
+from newspipe.dedup import Deduplicator, DedupSettings, index
+from newspipe.extract import cleanup
+from newspipe.extract.pool import ExtractionPool, Job, Outcome
 from newspipe.fetch import archive, health, http, warc_import
 from newspipe.fetch.feeds import FeedError, entry_canonical_url, parse_feed
 from newspipe.fetch.urls import BadURL, canonical_url, declared_canonical
-from newspipe.models import FeedSpec, ParsedEntry
+from newspipe.models import DedupOutcome, FeedSpec, ParsedEntry
 from newspipe.store import Store, repo
 from newspipe.store.schema import utcnow
 
 T = TypeVar("T")
+
+# Articles de-duplicated per transaction: lookups and writes are batched.
+DEDUP_BATCH_SIZE = 200
 
 # Called as report(stage, done, total) after each item, for progress bars.
 Reporter = Callable[[str, int, int], None]
@@ -298,29 +303,79 @@ def _page_canonical(entry, page) -> str:
         return entry.canonical_url
 
 
+EXTRACT_BATCH = 64
+
+
 def extract_articles(store: Store, article_ids: Sequence[int] | None = None,
-                     report: Reporter = _no_report) -> list[int]:
-    """Extract text and metadata of fetched articles; failures are recorded per article."""
+                     report: Reporter = _no_report, jobs: int | None = None,
+                     limits: extract.Limits = extract.DEFAULT_LIMITS) -> list[int]:
+    """Extract text and metadata of fetched articles on all cores (`jobs` worker processes),
+    in batches; a page that fails, overruns its time limit or kills its worker is recorded
+    as failed with the reason, and the others go on."""
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "fetched", article_ids)
-    extracted = []
-    for done, article_id in enumerate(ids, start=1):
+    extracted: list[int] = []
+    if not ids:
+        return extracted  # no worker processes started for nothing
+    with ExtractionPool(jobs, limits) as pool:
+        for start in range(0, len(ids), EXTRACT_BATCH):
+            batch = ids[start:start + EXTRACT_BATCH]
+            with store.connect() as connection:
+                hints = repo.extraction_hints(connection, batch)
+            boilerplate = _learned_boilerplate(store, {h.feed_id for h in hints.values()})
+            outcomes = pool.extract(_extraction_jobs(store, batch, hints))
+            for done, outcome in enumerate(outcomes, start=start + 1):
+                feed_id = hints[outcome.key].feed_id if outcome.key in hints else None
+                if _save_outcome(store, outcome, boilerplate.get(feed_id, frozenset())):
+                    extracted.append(outcome.key)
+                report("extract", done, len(ids))
+    return extracted
+
+
+def _save_outcome(store: Store, outcome: Outcome, boilerplate: frozenset[str]) -> bool:
+    with store.begin() as connection:
+        if outcome.error is not None:
+            repo.mark_failed(connection, outcome.key, f"extraction failed: {outcome.error}")
+            return False
+        article = outcome.article
+        article.text = cleanup.remove_boilerplate(article.text, boilerplate)
+        repo.save_extraction(connection, outcome.key, article)
+        return True
+
+
+def _extraction_jobs(store: Store, batch: Sequence[int], hints: dict) -> Iterator[Job]:
+    """Pages read one at a time, as the pool asks for them: memory holds only those in
+    flight. A missing page is an error job the pool reports back like any other."""
+    for article_id in batch:
         with store.connect() as connection:
             loaded = repo.load_page(connection, article_id)
-        with store.begin() as connection:
-            if loaded is None:
-                repo.mark_failed(connection, article_id, "no stored page to extract from")
-            else:
-                page, body = loaded
-                try:
-                    article = extract.extract_article(body, page.final_url, page.charset)
-                except extract.ExtractionError as exc:
-                    repo.mark_failed(connection, article_id, f"extraction failed: {exc}")
-                else:
-                    repo.save_extraction(connection, article_id, article)
-                    extracted.append(article_id)
-        report("extract", done, len(ids))
-    return extracted
+        if loaded is None:
+            yield Job(article_id, b"", "", refused="no stored page to extract from")
+            continue
+        page, body = loaded
+        hint = hints.get(article_id)
+        yield Job(article_id, body, page.final_url, page.charset,
+                  extract.FeedHints(hint.title, hint.summary) if hint else None)
+
+
+def _learned_boilerplate(store: Store, feed_ids: set[int | None]) -> dict[int, frozenset[str]]:
+    with store.connect() as connection:
+        return {feed_id: cleanup.learn_boilerplate(repo.recent_feed_texts(connection, feed_id))
+                for feed_id in feed_ids if feed_id is not None}
+
+
+def deduplicator_for(settings: Settings) -> Deduplicator:
+    """The engine with the dedup settings of the configuration."""
+    try:
+        return Deduplicator(DedupSettings(
+            candidate_threshold=settings.dedup_candidate_threshold,
+            jaccard_threshold=settings.dedup_jaccard_threshold,
+            containment_threshold=settings.dedup_containment_threshold,
+            false_positive_weight=settings.dedup_false_positive_weight,
+            false_negative_weight=settings.dedup_false_negative_weight,
+            canonical_policy=settings.canonical_policy))
+    except ValueError as exc:
+        raise ConfigError(f"dedup settings: {exc}") from None
 
 
 def _lock_cluster_assignment(store: Store, connection) -> None:
@@ -332,27 +387,44 @@ def _lock_cluster_assignment(store: Store, connection) -> None:
 
 def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
                          deduplicator: Deduplicator | None = None,
-                         report: Reporter = _no_report) -> DedupResult:
+                         report: Reporter = _no_report,
+                         batch_size: int = DEDUP_BATCH_SIZE) -> DedupResult:
     """Place each extracted article in its story and publish: the canonical records change
-    in the same transaction as the LSH index. One writer at a time per store."""
+    in the same transaction as the LSH index. Workers may run side by side."""
     deduplicator = deduplicator or Deduplicator()
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "extracted", article_ids)
     result = DedupResult(articles=len(ids))
-    for done, article_id in enumerate(ids, start=1):
-        with store.begin() as connection:
-            _lock_cluster_assignment(store, connection)
-            if not repo.articles_with_status(connection, "extracted", [article_id]):
-                continue  # an overlapping run placed it meanwhile
-            text = repo.article_text(connection, article_id)
-            outcome = deduplicator.deduplicate(connection, article_id, text or "")
-        result.new_stories += outcome.new_story
-        result.new_duplicates += not outcome.new_story
-        result.changed_canonicals += outcome.canonical_changed
-        result.cluster_ids.append(outcome.cluster_id)
-        report("dedup", done, len(ids))
+    for start in range(0, len(ids), batch_size):
+        for outcome in _deduplicate_batch(store, deduplicator, ids[start:start + batch_size]):
+            result.new_stories += outcome.new_story
+            result.new_duplicates += not outcome.new_story
+            result.changed_canonicals += outcome.canonical_changed
+            result.cluster_ids.append(outcome.cluster_id)
+        report("dedup", min(start + batch_size, len(ids)), len(ids))
     result.cluster_ids = sorted(set(result.cluster_ids))
     return result
+
+
+def _deduplicate_batch(store: Store, deduplicator: Deduplicator,
+                       article_ids: Sequence[int]) -> list[DedupOutcome]:
+    """Fingerprint outside the lock (the costly part), then look up and assign under it,
+    skipping articles another worker placed meanwhile. A text without words fails."""
+    with store.connect() as connection:
+        texts = repo.article_texts(connection, article_ids)
+    fingerprints = [(a, deduplicator.fingerprint(texts.get(a) or "")) for a in article_ids]
+    with store.begin() as connection:
+        _lock_cluster_assignment(store, connection)
+        pending = set(repo.articles_with_status(connection, "extracted", article_ids))
+        batch = []
+        for article_id, fingerprint in fingerprints:
+            if article_id not in pending:
+                continue
+            if not fingerprint.shingle_count:
+                repo.mark_failed(connection, article_id, "dedup failed: the text has no words")
+            else:
+                batch.append((article_id, fingerprint))
+        return deduplicator.deduplicate_batch(connection, batch) if batch else []
 
 
 def rededuplicate_articles(store: Store, article_ids: Sequence[int],
@@ -375,7 +447,7 @@ def run_cycle(store: Store, settings: Settings, report: Reporter = _no_report) -
     poll = poll_feeds(store, settings, report=report)
     fetched = fetch_articles(store, settings, report=report)
     extracted = extract_articles(store, report=report)
-    dedup = deduplicate_articles(store, report=report)
+    dedup = deduplicate_articles(store, deduplicator=deduplicator_for(settings), report=report)
     return CycleResult(poll, fetched, extracted, dedup)
 
 

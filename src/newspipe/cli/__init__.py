@@ -111,3 +111,5 @@ def main() -> None:
 import newspipe.cli.backfill  # noqa: E402,F401  (newspipe backfill)
 import newspipe.cli.fixture  # noqa: E402,F401  (newspipe serve-fixture, for make airflow)
 from newspipe.cli import commands, feeds  # noqa: E402,F401
+from newspipe.cli import dedup as dedup_commands  # noqa: E402,F401
+from newspipe.cli import extract as extract_commands  # noqa: E402,F401

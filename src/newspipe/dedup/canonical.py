@@ -1,7 +1,8 @@
-"""Which member of a story is its canonical record."""
+"""Which member of a story is its canonical record, by a configurable policy."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,16 +21,26 @@ class Member:
     text_length: int
 
 
-def canonical_rank(member: Member) -> tuple:
-    """Lower is better: a source listed as original, then as wire, then the earliest
-    published, then the more complete text, then the first stored."""
-    return (
-        _ROLE_RANK.get(member.role, 2),
-        member.published_at or _FAR_FUTURE,
-        -member.text_length,
-        member.id,
-    )
+# Each criterion maps a member to a sort key: lower is better.
+CRITERIA: dict[str, Callable[[Member], object]] = {
+    "role": lambda m: _ROLE_RANK.get(m.role, 2),
+    "earliest": lambda m: m.published_at or _FAR_FUTURE,
+    "longest": lambda m: -m.text_length,
+}
+DEFAULT_POLICY = ("role", "earliest", "longest")
 
 
-def pick_canonical(members: list[Member]) -> Member:
-    return min(members, key=canonical_rank)
+def check_policy(policy: Sequence[str]) -> tuple[str, ...]:
+    unknown = [name for name in policy if name not in CRITERIA]
+    if unknown:
+        raise ValueError(f"unknown canonical criteria {unknown}: use {sorted(CRITERIA)}")
+    return tuple(policy)
+
+
+def canonical_rank(member: Member, policy: Sequence[str] = DEFAULT_POLICY) -> tuple:
+    """The policy's criteria in order, then the first stored (a stable tie-break)."""
+    return (*(CRITERIA[name](member) for name in policy), member.id)
+
+
+def pick_canonical(members: list[Member], policy: Sequence[str] = DEFAULT_POLICY) -> Member:
+    return min(members, key=lambda member: canonical_rank(member, policy))

@@ -3,45 +3,90 @@ persistent LSH index, verify, then join that story or start a new one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from newspipe.dedup import index
-from newspipe.dedup.canonical import Member, pick_canonical
-from newspipe.dedup.normalize import normalize_text, text_fingerprint, tokens
-from newspipe.dedup.shingles import shingles
-from newspipe.dedup.signature import (
-    band_buckets,
-    band_layout,
-    containment,
-    from_bytes,
-    jaccard,
-    minhash,
-)
+from newspipe.dedup.boilerplate import remove_boilerplate
+from newspipe.dedup.canonical import DEFAULT_POLICY, Member, check_policy, pick_canonical
+from newspipe.dedup.normalize import normalize_lines, text_fingerprint, tokens
+from newspipe.dedup.shingles import set_containment, set_jaccard, shingle_hashes
+from newspipe.dedup.signature import band_buckets, band_layout, from_bytes, jaccard, minhash
 from newspipe.models import DedupOutcome
 from newspipe.store.schema import articles, changes, clusters, utcnow
+
+# Band sets share the lsh_buckets table; the salt keeps their keys apart.
+_FULL_BANDS, _LEAD_BANDS = 0, 1
 
 
 @dataclass(frozen=True)
 class DedupSettings:
     num_perm: int = 128
     shingle_size: int = 5
-    # LSH is tuned low so truncated copies (low Jaccard, high containment) become candidates;
-    # verification below decides.
+    # LSH finds candidates at a lower similarity than a merge needs: verification decides.
     candidate_threshold: float = 0.3
+    # datasketch's optimiser weighs missed candidates against useless ones.
+    false_positive_weight: float = 0.5
+    false_negative_weight: float = 0.5
+    # The lead (first words) has bands of its own, so that a copy keeping only the first
+    # paragraphs of a long story (tiny Jaccard, full containment) is still a candidate.
+    lead_words: int = 50
+    lead_num_perm: int = 32
+    lead_candidate_threshold: float = 0.3
+    # Verification, on the exact shingle sets of the article and each candidate.
     jaccard_threshold: float = 0.5
-    containment_threshold: float = 0.8
-    # Containment alone merges only texts long enough not to share just a footer.
-    min_shingles_for_containment: int = 40
+    containment_threshold: float = 0.7
+    min_shingles_for_containment: int = 20
+    # Guard against template briefs and short stories sharing a long standard footer: they
+    # share many shingles, but each opens differently. A copy's opening (its first
+    # `head_words`) is found in the other text, at least one way round (an update may put
+    # new paragraphs above the original's opening, never both texts).
+    head_words: int = 20
+    head_anchor_threshold: float = 0.3
+    canonical_policy: tuple[str, ...] = DEFAULT_POLICY
+
+    def __post_init__(self) -> None:
+        check_policy(self.canonical_policy)
+
+
+@dataclass(frozen=True)
+class Shingled:
+    """A text as verification sees it: its words' shingle hashes, in text order; the
+    sets are made only when a comparison needs them."""
+
+    words: list[str]
+    hashes: np.ndarray
+    lead_count: int
+    head_count: int
+
+    @cached_property
+    def shingles(self) -> set[int]:
+        return set(self.hashes.tolist())
+
+    @cached_property
+    def lead(self) -> set[int]:
+        return set(self.hashes[:self.lead_count].tolist())
+
+    @cached_property
+    def head(self) -> set[int]:
+        return set(self.hashes[:self.head_count].tolist())
 
 
 @dataclass(frozen=True)
 class Fingerprint:
     text_hash: str
     hashvalues: np.ndarray
-    shingle_count: int
+    shingled: Shingled
+    buckets: list[int] = field(default_factory=list)
+
+    @property
+    def shingle_count(self) -> int:
+        return len(self.shingled.shingles)
 
 
 @dataclass(frozen=True)
@@ -53,127 +98,222 @@ class Match:
 
 class Deduplicator:
     def __init__(self, settings: DedupSettings | None = None):
-        self.settings = settings or DedupSettings()
-        self.bands, self.rows = band_layout(self.settings.candidate_threshold,
-                                            self.settings.num_perm)
+        self.settings = s = settings or DedupSettings()
+        self.bands, self.rows = band_layout(s.candidate_threshold, s.num_perm,
+                                            s.false_positive_weight, s.false_negative_weight)
+        self.lead_bands, self.lead_rows = band_layout(
+            s.lead_candidate_threshold, s.lead_num_perm,
+            s.false_positive_weight, s.false_negative_weight)
+
+    def shingle(self, text: str) -> Shingled:
+        """Normalise, drop syndication boilerplate, cut into word shingles."""
+        words = tokens(" ".join(remove_boilerplate(normalize_lines(text))))
+        s = self.settings
+
+        def windows(first_words: int) -> int:  # shingles within the first words
+            return max(1, min(first_words, len(words)) - s.shingle_size + 1)
+
+        return Shingled(words, shingle_hashes(words, s.shingle_size),
+                        windows(s.lead_words), windows(s.head_words))
 
     def fingerprint(self, text: str) -> Fingerprint:
-        normalized = normalize_text(text)
-        shingle_set = shingles(tokens(normalized), self.settings.shingle_size)
-        signature = minhash(shingle_set, self.settings.num_perm)
-        return Fingerprint(text_fingerprint(normalized), signature.hashvalues.astype("<u4"),
-                           len(shingle_set))
+        shingled = self.shingle(text)
+        s = self.settings
+        values = minhash(shingled.hashes, s.num_perm).hashvalues.astype("<u4")
+        lead_values = minhash(shingled.hashes[:shingled.lead_count],
+                              s.lead_num_perm).hashvalues.astype("<u4")
+        buckets = (band_buckets(values, self.bands, self.rows, _FULL_BANDS)
+                   + band_buckets(lead_values, self.lead_bands, self.lead_rows, _LEAD_BANDS))
+        return Fingerprint(text_fingerprint(shingled.words), values, shingled, buckets)
 
-    def buckets(self, fingerprint: Fingerprint) -> list[int]:
-        return band_buckets(fingerprint.hashvalues, self.bands, self.rows)
-
-    def is_match(self, fp: Fingerprint, other_values: np.ndarray, other_count: int) -> float:
-        """Verification score of a candidate, 0.0 when it is not the same story."""
-        similarity = jaccard(fp.hashvalues, other_values)
-        if similarity >= self.settings.jaccard_threshold:
-            return similarity
-        smaller = min(fp.shingle_count, other_count)
-        if smaller < self.settings.min_shingles_for_containment:
+    def verify(self, new: Shingled, candidate: Shingled) -> float:
+        """Score of a candidate (0.0: not the same story): the Jaccard similarity, or the
+        containment of the shorter text in the longer one; either only when one text's
+        opening is found in the other."""
+        s = self.settings
+        if not self.anchored(new, candidate):
             return 0.0
-        contained = max(containment(similarity, fp.shingle_count, other_count),
-                        containment(similarity, other_count, fp.shingle_count))
-        return contained if contained >= self.settings.containment_threshold else 0.0
+        similarity = set_jaccard(new.shingles, candidate.shingles)
+        if similarity >= s.jaccard_threshold:
+            return similarity
+        if min(len(new.shingles), len(candidate.shingles)) < s.min_shingles_for_containment:
+            return 0.0
+        contained = set_containment(new.shingles, candidate.shingles)
+        return contained if contained >= s.containment_threshold else 0.0
+
+    def anchored(self, a: Shingled, b: Shingled) -> bool:
+        """Is the opening of one text found in the other?"""
+        def found(head: set[int], text: set[int]) -> float:
+            return len(head & text) / len(head) if head else 0.0
+
+        return max(found(a.head, b.shingles), found(b.head, a.shingles)) \
+            >= self.settings.head_anchor_threshold
 
     def find_match(self, connection: Connection, article_id: int,
                    fp: Fingerprint) -> Match | None:
-        exact = connection.execute(
-            select(articles.c.id, articles.c.cluster_id)
-            .where(articles.c.text_hash == fp.text_hash, articles.c.cluster_id.is_not(None),
-                   articles.c.id != article_id)
-            .limit(1)
-        ).first()
-        if exact:
-            return Match(exact.id, exact.cluster_id, 1.0)
-        ids = index.candidates(connection, self.buckets(fp), exclude=article_id)
-        if not ids:
-            return None
-        rows = connection.execute(
-            select(articles.c.id, articles.c.cluster_id, articles.c.minhash,
-                   articles.c.shingle_count)
-            .where(articles.c.id.in_(ids), articles.c.cluster_id.is_not(None))
-        )
+        """The best verified story in the store for one article, or None."""
+        return self._best_match(fp, _Placement.load(connection, [fp], [article_id],
+                                                    self.shingle))
+
+    def _best_match(self, fp: Fingerprint, placement: _Placement) -> Match | None:
+        """The exact duplicate, else the candidate that verification scores highest."""
+        exact = placement.exact.get(fp.text_hash)
+        if exact is not None:
+            return Match(exact, placement.cluster_of[exact], 1.0)
         best = None
-        for row in rows:
-            score = self.is_match(fp, from_bytes(row.minhash), row.shingle_count)
+        for candidate in sorted(placement.ids_for(fp.buckets)):
+            score = self.verify(fp.shingled, placement.shingled(candidate))
             if score and (best is None or score > best.score):
-                best = Match(row.id, row.cluster_id, score)
+                best = Match(candidate, placement.cluster_of[candidate], score)
         return best
 
-    def deduplicate(self, connection: Connection, article_id: int, text: str) -> DedupOutcome:
-        """Place one extracted article in its story. Run inside the caller's transaction,
-        which also holds the index rows, so index and clusters never disagree."""
-        fp = self.fingerprint(text)
-        match = self.find_match(connection, article_id, fp)
+    def deduplicate(self, connection: Connection, article_id: int, text: str,
+                    fp: Fingerprint | None = None) -> DedupOutcome:
+        """Place one extracted article in its story (see deduplicate_batch)."""
+        return self.deduplicate_batch(connection, [(article_id, fp or self.fingerprint(text))])[0]
+
+    def deduplicate_batch(self, connection: Connection,
+                          batch: Sequence[tuple[int, Fingerprint]]) -> list[DedupOutcome]:
+        """Place extracted articles in their stories, in order: each joins the best
+        verified story (in the store, or started earlier in the batch) or starts one.
+        Runs inside the caller's transaction, which also writes the index rows, so index
+        and stories never disagree. Lookups and writes take a few statements per batch,
+        not per article: that is what makes a store-backed index fast."""
+        ids = [article_id for article_id, _ in batch]
+        placement = _Placement.load(connection, [fp for _, fp in batch], ids, self.shingle)
+        for article_id, fp in batch:
+            placement.add(article_id, fp, self._best_match(fp, placement))
+        return self._write(connection, batch, placement)
+
+    def _write(self, connection: Connection, batch: Sequence[tuple[int, Fingerprint]],
+               placement: _Placement) -> list[DedupOutcome]:
+        now = utcnow()
+        ids = [article_id for article_id, _ in batch]
+        founders = [a for a in ids if placement.cluster_of[a] == _NEW_STORY - a]
+        if founders:
+            new_ids = connection.scalars(
+                insert(clusters).returning(clusters.c.id, sort_by_parameter_order=True),
+                [{"canonical_article_id": a, "size": 1, "created_at": now, "updated_at": now}
+                 for a in founders]).all()
+            placement.name_new_stories(dict(zip(founders, new_ids, strict=True)))
+        cluster_of = {a: placement.cluster_of[a] for a in ids}
         connection.execute(
-            update(articles).where(articles.c.id == article_id).values(
-                text_hash=fp.text_hash, minhash=fp.hashvalues.tobytes(),
-                shingle_count=fp.shingle_count, status="deduped", error=None,
-                updated_at=utcnow()))
-        index.add(connection, article_id, self.buckets(fp))
-        if match is None:
-            cluster_id = self._new_cluster(connection, article_id)
-            return DedupOutcome(article_id, cluster_id, True, 1.0, False)
-        changed = self._join_cluster(connection, article_id, match.cluster_id)
-        similarity = connection.scalar(
-            select(articles.c.similarity).where(articles.c.id == article_id))
-        return DedupOutcome(article_id, match.cluster_id, False, similarity or 0.0, changed)
+            update(articles).where(articles.c.id == bindparam("article_id")).values(
+                text_hash=bindparam("text_hash"), minhash=bindparam("minhash"),
+                shingle_count=bindparam("shingle_count"), cluster_id=bindparam("cluster"),
+                similarity=1.0, status="deduped", error=None, updated_at=now),
+            [{"article_id": a, "text_hash": fp.text_hash, "minhash": fp.hashvalues.tobytes(),
+              "shingle_count": fp.shingle_count, "cluster": cluster_of[a]} for a, fp in batch])
+        index.add(connection, [(a, fp.buckets) for a, fp in batch])
+        new_story = set(founders)
+        connection.execute(insert(changes), [
+            {"cluster_id": cluster_of[a], "article_id": a, "at": now,
+             "kind": "story_created" if a in new_story else "duplicate_added"} for a in ids])
+        grown = sorted({cluster_of[a] for a in ids if a not in new_story})
+        changed = {cluster: self._refresh_cluster(connection, cluster) for cluster in grown}
+        similarity = dict(connection.execute(
+            select(articles.c.id, articles.c.similarity)
+            .where(index.matching(connection, articles.c.id, ids))).all())
+        return [DedupOutcome(a, cluster_of[a], a in new_story, similarity[a] or 0.0,
+                             changed.get(cluster_of[a], False)) for a in ids]
 
     def detach(self, connection: Connection, article_id: int) -> None:
         """Take an article out of its story and the index (before re-deduplicating it).
         The story keeps its id while other members remain; an emptied story is deleted."""
         cluster_id = connection.scalar(
             select(articles.c.cluster_id).where(articles.c.id == article_id))
-        index.remove(connection, article_id)
+        index.remove(connection, [article_id])
         connection.execute(update(articles).where(articles.c.id == article_id).values(
             cluster_id=None, similarity=None, status="extracted", updated_at=utcnow()))
         if cluster_id is None:
             return
-        members = _members(connection, cluster_id)
-        if not members:
+        if not _members(connection, cluster_id):
             connection.execute(delete(clusters).where(clusters.c.id == cluster_id))
             return
-        canonical = pick_canonical(members)
-        _refresh_similarities(connection, cluster_id, canonical.id)
-        old_canonical = connection.scalar(
-            select(clusters.c.canonical_article_id).where(clusters.c.id == cluster_id))
-        connection.execute(update(clusters).where(clusters.c.id == cluster_id).values(
-            canonical_article_id=canonical.id, size=len(members), updated_at=utcnow()))
-        if canonical.id != old_canonical:
-            _log_change(connection, cluster_id, canonical.id, "canonical_changed")
+        self._refresh_cluster(connection, cluster_id)
 
-    def _new_cluster(self, connection: Connection, article_id: int) -> int:
-        now = utcnow()
-        cluster_id = connection.execute(
-            insert(clusters).values(canonical_article_id=article_id, size=1,
-                                    created_at=now, updated_at=now)
-        ).inserted_primary_key[0]
-        connection.execute(update(articles).where(articles.c.id == article_id)
-                           .values(cluster_id=cluster_id, similarity=1.0))
-        _log_change(connection, cluster_id, article_id, "story_created")
-        return cluster_id
-
-    def _join_cluster(self, connection: Connection, article_id: int, cluster_id: int) -> bool:
-        """Add the article to the cluster, re-pick the canonical, refresh similarities.
-        Returns whether the canonical changed."""
-        connection.execute(update(articles).where(articles.c.id == article_id)
-                           .values(cluster_id=cluster_id))
+    def _refresh_cluster(self, connection: Connection, cluster_id: int) -> bool:
+        """Re-pick the canonical, refresh similarities, size and updated_at (which moves
+        consumers' `updated_since`); log a changed canonical. Returns whether it changed."""
         members = _members(connection, cluster_id)
         old_canonical = connection.scalar(
             select(clusters.c.canonical_article_id).where(clusters.c.id == cluster_id))
-        canonical = pick_canonical(members)
+        canonical = pick_canonical(members, self.settings.canonical_policy)
         _refresh_similarities(connection, cluster_id, canonical.id)
         connection.execute(update(clusters).where(clusters.c.id == cluster_id).values(
             canonical_article_id=canonical.id, size=len(members), updated_at=utcnow()))
-        _log_change(connection, cluster_id, article_id, "duplicate_added")
-        if canonical.id != old_canonical:
-            _log_change(connection, cluster_id, canonical.id, "canonical_changed")
-            return True
-        return False
+        if canonical.id == old_canonical:
+            return False
+        _log_change(connection, cluster_id, canonical.id, "canonical_changed")
+        return True
+
+
+# A story started in the current batch has no id until written: it is named by
+# _NEW_STORY - (its first article's id) meanwhile.
+_NEW_STORY = 0
+
+
+class _Placement:
+    """Where a batch's articles can go: what the store holds (three queries for the whole
+    batch: exact duplicates by text hash, LSH bucket hits, the candidates' texts), plus
+    the batch's articles already placed."""
+
+    def __init__(self, shingle: Callable[[str], Shingled]):
+        self.exact: dict[str, int] = {}
+        self.by_bucket: dict[int, set[int]] = defaultdict(set)
+        self.cluster_of: dict[int, int] = {}
+        self._texts: dict[int, str] = {}
+        self._shingled: dict[int, Shingled] = {}
+        self._shingle = shingle
+
+    @classmethod
+    def load(cls, connection: Connection, fps: Sequence[Fingerprint], exclude: Sequence[int],
+             shingle: Callable[[str], Shingled]) -> _Placement:
+        placement = cls(shingle)
+        placed = articles.c.cluster_id.is_not(None)
+        rows = connection.execute(
+            select(articles.c.id, articles.c.cluster_id, articles.c.text_hash)
+            .where(index.matching(connection, articles.c.text_hash,
+                                  sorted({fp.text_hash for fp in fps})), placed)
+            .order_by(articles.c.id))
+        excluded = set(exclude)
+        for row in rows:
+            if row.id in excluded:
+                continue
+            placement.exact.setdefault(row.text_hash, row.id)
+            placement.cluster_of[row.id] = row.cluster_id
+        buckets = {b for fp in fps for b in fp.buckets}
+        for bucket, article_id in index.lookup(connection, buckets, exclude):
+            placement.by_bucket[bucket].add(article_id)
+        candidates = set().union(*placement.by_bucket.values())
+        for chunk in index.chunks(sorted(candidates)):
+            for row in connection.execute(
+                    select(articles.c.id, articles.c.cluster_id, articles.c.text)
+                    .where(index.matching(connection, articles.c.id, chunk), placed)):
+                placement.cluster_of[row.id] = row.cluster_id
+                placement._texts[row.id] = row.text or ""
+        return placement
+
+    def ids_for(self, buckets: list[int]) -> set[int]:
+        """Placed articles sharing a bucket."""
+        found = set().union(*(self.by_bucket.get(b, ()) for b in buckets))
+        return {a for a in found if a in self.cluster_of}
+
+    def shingled(self, article_id: int) -> Shingled:
+        if article_id not in self._shingled:
+            self._shingled[article_id] = self._shingle(self._texts.pop(article_id))
+        return self._shingled[article_id]
+
+    def add(self, article_id: int, fp: Fingerprint, match: Match | None) -> None:
+        self.cluster_of[article_id] = match.cluster_id if match else _NEW_STORY - article_id
+        self.exact.setdefault(fp.text_hash, article_id)
+        for bucket in fp.buckets:
+            self.by_bucket[bucket].add(article_id)
+        self._shingled[article_id] = fp.shingled
+
+    def name_new_stories(self, cluster_of_founder: dict[int, int]) -> None:
+        named = {_NEW_STORY - a: cluster for a, cluster in cluster_of_founder.items()}
+        self.cluster_of = {a: named.get(c, c) for a, c in self.cluster_of.items()}
 
 
 def _members(connection: Connection, cluster_id: int) -> list[Member]:
@@ -185,12 +325,16 @@ def _members(connection: Connection, cluster_id: int) -> list[Member]:
 
 
 def _refresh_similarities(connection: Connection, cluster_id: int, canonical_id: int) -> None:
-    rows = connection.execute(select(articles.c.id, articles.c.minhash)
+    """Every member keeps its similarity to the canonical (MinHash Jaccard estimate)."""
+    rows = connection.execute(select(articles.c.id, articles.c.minhash, articles.c.similarity)
                               .where(articles.c.cluster_id == cluster_id)).all()
     canonical_values = next(from_bytes(r.minhash) for r in rows if r.id == canonical_id)
     for row in rows:
-        connection.execute(update(articles).where(articles.c.id == row.id).values(
-            similarity=jaccard(from_bytes(row.minhash), canonical_values)))
+        similarity = jaccard(from_bytes(row.minhash), canonical_values)
+        if similarity != row.similarity:
+            connection.execute(update(articles).where(articles.c.id == row.id)
+                               .values(similarity=similarity))
+
 
 
 def _log_change(connection: Connection, cluster_id: int, article_id: int, kind: str) -> None:

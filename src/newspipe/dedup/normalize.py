@@ -13,21 +13,27 @@ _TRANSLATE = str.maketrans({
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"',
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
     "\u2212": "-", "\u00ad": None,
+    # Zero-width characters would split words in two.
+    "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None, "\ufeff": None,
 })
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def normalize_lines(text: str) -> list[str]:
+    """The text's non-empty lines (boilerplate removal works line by line), each with HTML
+    entities decoded, NFKC, case folded, quotes and dashes unified, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", html.unescape(text)).translate(_TRANSLATE).casefold()
+    return [line for raw in text.splitlines() if (line := " ".join(raw.split()))]
+
+
 def normalize_text(text: str) -> str:
-    """NFKC, HTML entities decoded, case folded, quotes and dashes unified, whitespace
-    collapsed."""
-    text = unicodedata.normalize("NFKC", html.unescape(text)).translate(_TRANSLATE)
-    return " ".join(text.casefold().split())
+    return " ".join(normalize_lines(text))
 
 
 def tokens(normalized: str) -> list[str]:
     return _WORD.findall(normalized)
 
 
-def text_fingerprint(normalized: str) -> str:
+def text_fingerprint(words: list[str]) -> str:
     """Exact-duplicate key: a hash of the normalised words (punctuation ignored)."""
-    return hashlib.blake2b(" ".join(tokens(normalized)).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(" ".join(words).encode(), digest_size=16).hexdigest()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash
 from datasketch.lsh import _optimal_param
+
+from newspipe.dedup.shingles import mix
 
 
 @lru_cache(maxsize=32)
@@ -17,9 +18,19 @@ def band_layout(threshold: float, num_perm: int, fp_weight: float = 0.5,
     return _optimal_param(threshold, num_perm, fp_weight, fn_weight)
 
 
-def minhash(shingle_set: set[bytes], num_perm: int, seed: int = 1) -> LeanMinHash:
-    signature = MinHash(num_perm=num_perm, seed=seed)
-    signature.update_batch(list(shingle_set))
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int) -> tuple:
+    # Drawing the permutations costs as much as hashing a whole article: draw them once.
+    return MinHash(num_perm=num_perm, seed=seed).permutations
+
+
+def minhash(shingle_hashes: np.ndarray, num_perm: int, seed: int = 1) -> LeanMinHash:
+    """MinHash of shingles already hashed to 64 bits (see shingles.py), folded here to
+    the 32 bits datasketch's permutations take (its hash function is then the identity)."""
+    folded = (shingle_hashes ^ (shingle_hashes >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    signature = MinHash(num_perm=num_perm, seed=seed, hashfunc=int,
+                        permutations=_permutations(num_perm, seed), scheme="affine32")
+    signature.update_batch(folded.tolist())
     return LeanMinHash(signature)
 
 
@@ -31,20 +42,12 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
-def containment(jaccard_ab: float, size_a: int, size_b: int) -> float:
-    """Estimated |A & B| / |A| from the Jaccard estimate and the two set sizes."""
-    if size_a == 0:
-        return 0.0
-    intersection = jaccard_ab * (size_a + size_b) / (1.0 + jaccard_ab)
-    return min(1.0, intersection / size_a)
-
-
-def band_buckets(hashvalues: np.ndarray, bands: int, rows: int) -> list[int]:
-    """One signed 64-bit key per band: the band number and its rows hashed together."""
-    values = hashvalues.astype("<u4")
-    keys = []
-    for band in range(bands):
-        digest = hashlib.blake2b(values[band * rows:(band + 1) * rows].tobytes(),
-                                 digest_size=8, salt=band.to_bytes(2, "little")).digest()
-        keys.append(int.from_bytes(digest, "little", signed=True))
-    return keys
+def band_buckets(hashvalues: np.ndarray, bands: int, rows: int, salt: int = 0) -> list[int]:
+    """One signed 64-bit key per band: the band number (and `salt`, which keeps separate
+    band sets apart in one table) hashed with the band's rows."""
+    values = hashvalues[:bands * rows].astype(np.uint64).reshape(bands, rows)
+    keys = mix(np.arange(bands, dtype=np.uint64) + np.uint64(salt << 32))
+    with np.errstate(over="ignore"):
+        for row in range(rows):
+            keys = mix(keys ^ values[:, row])
+    return keys.view(np.int64).tolist()

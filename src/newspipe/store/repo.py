@@ -192,8 +192,31 @@ def save_extraction(connection: Connection, article_id: int, extracted: Extracte
         title=extracted.title or current.title,
         author=extracted.author or current.author,
         published_at=best_published_at(extracted.published_at, current.published_at),
-        language=extracted.language, sitename=extracted.sitename,
-        description=extracted.description, image=extracted.image, updated_at=utcnow()))
+        modified_at=extracted.updated_at, language=extracted.language,
+        sitename=extracted.sitename, description=extracted.description, image=extracted.image,
+        updated_at=utcnow()))
+
+
+def extraction_hints(connection: Connection, article_ids: Sequence[int]) -> dict[int, Row]:
+    """Per article: its feed and what its feed entry says (title, summary), to clean the
+    extracted text. An article linked from several entries gets its first entry's."""
+    rows = connection.execute(
+        select(articles.c.id, articles.c.feed_id, entries.c.title, entries.c.summary)
+        .outerjoin(entries, entries.c.article_id == articles.c.id)
+        .where(articles.c.id.in_(article_ids)).order_by(articles.c.id, entries.c.id))
+    hints: dict[int, Row] = {}
+    for row in rows:
+        hints.setdefault(row.id, row)
+    return hints
+
+
+def recent_feed_texts(connection: Connection, feed_id: int, limit: int = 200) -> list[str]:
+    """Texts of the feed's latest extracted articles: where per-site boilerplate is learned."""
+    return list(connection.scalars(
+        select(articles.c.text).where(articles.c.feed_id == feed_id,
+                                      articles.c.status.in_(("extracted", "deduped")),
+                                      articles.c.text.is_not(None))
+        .order_by(articles.c.id.desc()).limit(limit)))
 
 
 def mark_failed(connection: Connection, article_id: int, error: str) -> None:
@@ -203,6 +226,31 @@ def mark_failed(connection: Connection, article_id: int, error: str) -> None:
 
 def article_text(connection: Connection, article_id: int) -> str | None:
     return connection.scalar(select(articles.c.text).where(articles.c.id == article_id))
+
+
+def article_texts(connection: Connection, article_ids: Sequence[int]) -> dict[int, str | None]:
+    return dict(connection.execute(
+        select(articles.c.id, articles.c.text).where(articles.c.id.in_(article_ids))).all())
+
+
+def insert_extracted_articles(connection: Connection, rows: Iterable[dict]) -> list[int]:
+    """Store texts that come without a feed (a corpus to de-duplicate) as extracted
+    articles, keyed by `key`; a key already stored keeps its article. Rows: `key`, `text`,
+    optional `url`, `title`, `source`, `role`, `published_at` (aware datetime)."""
+    ids = []
+    now = utcnow()
+    for row in rows:
+        canonical = f"urn:newspipe:corpus:{row['key']}"
+        known = article_id_by_url(connection, canonical)
+        if known is None:
+            known = connection.execute(insert(articles).values(
+                url=row.get("url") or canonical, canonical_url=canonical,
+                source=row.get("source"), role=row.get("role") or "outlet",
+                status="extracted", title=row.get("title"), text=row["text"],
+                published_at=row.get("published_at"), first_seen_at=now, updated_at=now,
+            )).inserted_primary_key[0]
+        ids.append(known)
+    return ids
 
 
 def articles_fetched_between(connection: Connection, since: datetime,

@@ -120,6 +120,7 @@ articles = Table(
     Column("sitename", Text),
     Column("description", Text),
     Column("image", Text),
+    Column("modified_at", UTCDateTime),  # the page's own last-modified date
     Column("text", Text),
     Column("text_hash", String(64), index=True),
     Column("minhash", LargeBinary),

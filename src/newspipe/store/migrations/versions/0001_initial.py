@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("sitename", sa.Text),
         sa.Column("description", sa.Text),
         sa.Column("image", sa.Text),
+        sa.Column("modified_at", TZ),
         sa.Column("text", sa.Text),
         sa.Column("text_hash", sa.String(64)),
         sa.Column("minhash", sa.LargeBinary),

@@ -1,0 +1,310 @@
+"""Extraction quality, throughput and memory: newspipe vs bare trafilatura and its presets.
+
+    .venv/bin/python bench/eval_extraction.py [--quick] [--data DIR]
+
+On ../shared/data/extraction-dev (gzipped pages + expected.json, see its README). Scoring is
+trafilatura's own: each `with` snippet found in the whitespace-collapsed output is a true
+positive, missing a false negative; each `without` snippet found a false positive. Metadata
+accuracy: share of pages with a gold value whose extracted value matches it (title and
+author by their words, date by its day). Throughput: pages per second on one core and on
+all cores, and the ratio to bare `trafilatura.extract` (default settings) run in the same
+process, since the machine may be shared. Memory: resident set of the whole extraction
+(parent + workers) after each pass over the set, looped --loops times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import trafilatura
+
+from newspipe.extract.cleanup import normalized
+from newspipe.extract.core import TRAFILATURA_OPTIONS
+from newspipe.extract.pool import ExtractionPool, Job, default_jobs
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
+PRESETS = {
+    "trafilatura default": {},
+    "trafilatura fast": {"fast": True},
+    "trafilatura favor_precision": {"favor_precision": True},
+    "trafilatura favor_recall": {"favor_recall": True},
+    "trafilatura no comments": {"include_comments": False},
+    "newspipe's preset (no cleanup)": TRAFILATURA_OPTIONS,
+}
+
+
+@dataclass
+class Page:
+    name: str
+    url: str
+    html: bytes
+    expected: dict
+
+
+@dataclass
+class Extracted:
+    text: str = ""
+    title: str | None = None
+    author: str | None = None
+    date: str | None = None
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fn: int = 0
+    fp: int = 0
+    tn: int = 0
+    meta_hits: dict[str, int] = field(default_factory=lambda: {"title": 0, "author": 0, "date": 0})
+    meta_total: dict[str, int] = field(default_factory=lambda: {"title": 0, "author": 0, "date": 0})
+
+    def add(self, page: Page, got: Extracted) -> None:
+        text = " ".join(got.text.split())
+        for snippet in page.expected["with"]:
+            if " ".join(snippet.split()) in text:
+                self.tp += 1
+            else:
+                self.fn += 1
+        for snippet in page.expected["without"]:
+            if " ".join(snippet.split()) in text:
+                self.fp += 1
+            else:
+                self.tn += 1
+        gold = page.expected.get("metadata", {})
+        for name, value in (("title", got.title), ("author", got.author), ("date", got.date)):
+            if gold.get(name):
+                self.meta_total[name] += 1
+                self.meta_hits[name] += _meta_match(name, gold[name], value)
+
+    def row(self) -> list[str]:
+        precision = self.tp / max(1, self.tp + self.fp)
+        recall = self.tp / max(1, self.tp + self.fn)
+        f1 = 2 * precision * recall / max(1e-9, precision + recall)
+        meta = [self.meta_hits[n] / max(1, self.meta_total[n]) for n in ("title", "author", "date")]
+        return [f"{v:.4f}" for v in (precision, recall, f1)] + [f"{v:.3f}" for v in meta]
+
+
+def _meta_match(name: str, gold: str | list[str], value: str | None) -> bool:
+    if isinstance(gold, list):  # several authors: trafilatura joins them with "; "
+        gold = "; ".join(gold)
+    if not value:
+        return False
+    if name == "date":
+        return value[:10] == gold[:10]
+    return normalized(value) == normalized(gold)
+
+
+def load_pages(data: Path, limit: int | None) -> list[Page]:
+    expected = json.loads((data / "expected.json").read_text(encoding="utf-8"))
+    names = sorted(expected)[:limit]
+    return [Page(n, expected[n]["url"], gzip.decompress((data / "html" / n).read_bytes()),
+                 expected[n]) for n in names]
+
+
+# --- the systems -------------------------------------------------------------------------
+
+def bare_with_metadata(page: Page, options: dict) -> Extracted:
+    document = trafilatura.bare_extraction(page.html, url=page.url, with_metadata=True,
+                                           **options)
+    if document is None:
+        return Extracted()
+    return Extracted(document.text or "", document.title, document.author, document.date)
+
+
+def bare_extract(args: tuple[bytes, str]) -> str | None:
+    """What a user of the library calls: trafilatura.extract with default settings."""
+    html, url = args
+    return trafilatura.extract(html, url=url)
+
+
+def bare_extract_with_metadata(args: tuple[bytes, str]) -> object:
+    """The same work as newspipe asks of the library: text and metadata, no comments."""
+    html, url = args
+    return trafilatura.bare_extraction(html, url=url, with_metadata=True, **TRAFILATURA_OPTIONS)
+
+
+def newspipe_extracted(pages: list[Page], jobs: int) -> list[Extracted]:
+    results = []
+    with ExtractionPool(jobs) as pool:
+        outcomes = list(pool.extract(_jobs(pages)))
+    for outcome in outcomes:
+        article = outcome.article
+        results.append(Extracted() if article is None else Extracted(
+            article.text, article.title, article.author,
+            article.published_at.date().isoformat() if article.published_at else None))
+    return results
+
+
+# --- measurements ------------------------------------------------------------------------
+
+def quality(pages: list[Page], jobs: int) -> list[tuple[str, Score]]:
+    rows = []
+    for name, options in PRESETS.items():
+        score = Score()
+        for page in pages:
+            score.add(page, bare_with_metadata(page, options))
+        rows.append((name, score))
+    score = Score()
+    for page, got in zip(pages, newspipe_extracted(pages, jobs), strict=True):
+        score.add(page, got)
+    rows.append(("newspipe", score))
+    return rows
+
+
+def _jobs(pages: list[Page]) -> list[Job]:
+    return [Job(i, p.html, p.url) for i, p in enumerate(pages)]
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and every live descendant (pool workers, forkserver)."""
+    total = 0.0
+    for process in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+@dataclass
+class Speed:
+    wall: float  # pages per second
+    cpu: float  # pages per CPU-second: what a shared, loaded machine disturbs least
+
+
+def _rate(run: Callable[[], object], count: int) -> Speed:
+    cpu, start = _cpu_seconds(), time.perf_counter()
+    run()
+    return Speed(count / (time.perf_counter() - start), count / (_cpu_seconds() - cpu))
+
+
+def bare_speed(pages: list[Page], jobs: int, function: Callable = bare_extract) -> Speed:
+    args = [(p.html, p.url) for p in pages]
+    if jobs == 1:
+        for a in args:  # warm: a first pass, as newspipe's workers start warm
+            function(a)
+        return _rate(lambda: [function(a) for a in args], len(pages))
+    with multiprocessing.get_context("forkserver").Pool(jobs) as pool:
+        pool.map(function, args, chunksize=4)  # warm: workers up, one pass
+        return _rate(lambda: list(pool.imap(function, args, chunksize=4)), len(pages))
+
+
+def newspipe_speed(pages: list[Page], jobs: int) -> Speed:
+    with ExtractionPool(jobs) as pool:
+        list(pool.extract(_jobs(pages)))  # warm: workers up, one pass
+        return _rate(lambda: list(pool.extract(_jobs(pages))), len(pages))
+
+
+def throughput(pages: list[Page], jobs: int, repeats: int) -> dict[str, Speed]:
+    """Steady pages per second (pools started and warm), the median of `repeats`
+    interleaved runs of each system."""
+    systems = {
+        "bare trafilatura.extract, 1 core": lambda: bare_speed(pages, 1),
+        "bare trafilatura + metadata, 1 core":
+            lambda: bare_speed(pages, 1, bare_extract_with_metadata),
+        "newspipe, 1 worker": lambda: newspipe_speed(pages, 1),
+        f"bare trafilatura.extract, {jobs} processes": lambda: bare_speed(pages, jobs),
+        f"newspipe, {jobs} workers": lambda: newspipe_speed(pages, jobs),
+    }
+    runs: dict[str, list[Speed]] = {}
+    for _ in range(repeats):
+        for name, measure in systems.items():
+            runs.setdefault(name, []).append(measure())
+    return {name: Speed(statistics.median(s.wall for s in values),
+                        statistics.median(s.cpu for s in values))
+            for name, values in runs.items()}
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = process.memory_info().rss
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += child.memory_info().rss
+    return total
+
+
+def memory_over_loops(pages: list[Page], jobs: int, loops: int) -> list[tuple[int, float, int]]:
+    """(pass, pages/s, resident bytes of parent + workers) after each pass over the set,
+    all passes streamed through one pool."""
+    me = psutil.Process()
+    samples = []
+    with ExtractionPool(jobs) as pool:
+        for loop in range(1, loops + 1):
+            start = time.perf_counter()
+            for _ in pool.extract(_jobs(pages)):
+                pass
+            samples.append((loop, len(pages) / (time.perf_counter() - start), _tree_rss(me)))
+    return samples
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for index, row in enumerate([header, *rows]):
+        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="100 pages, 1 timing run, 3 memory loops (about two minutes)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--jobs", type=int, default=default_jobs())
+    args = parser.parse_args()
+    if not (args.data / "expected.json").is_file():
+        raise SystemExit(f"no extraction dev set at {args.data}")
+    pages = load_pages(args.data, 100 if args.quick else None)
+    repeats, loops = (1, 3) if args.quick else (3, 10)
+    print(f"{len(pages)} pages from {args.data}, {args.jobs} cores, "
+          f"trafilatura {trafilatura.__version__}")
+    print("load before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+
+    print("\n## Quality (snippets: precision / recall / F1; metadata accuracy)\n")
+    rows = quality(pages, args.jobs)
+    print_table(["system", "precision", "recall", "F1", "title", "author", "date"],
+                [[name, *score.row()] for name, score in rows])
+    best_preset = max(rows[:-1], key=lambda r: float(r[1].row()[2]))
+    gain = float(rows[-1][1].row()[2]) - float(best_preset[1].row()[2])
+    print(f"\nnewspipe F1 minus best preset ({best_preset[0]}): {gain:+.4f}")
+
+    print(f"\n## Throughput (pages/s, median of {repeats})\n")
+    speeds = throughput(pages, args.jobs, repeats)
+    base = speeds["bare trafilatura.extract, 1 core"]
+    meta = speeds["bare trafilatura + metadata, 1 core"]
+    print_table(["system", "pages/s", "x bare extract", "x bare + metadata",
+                 "pages/CPU-s", "x bare extract (CPU)", "x bare + metadata (CPU)"],
+                [[name, f"{v.wall:.1f}", f"{v.wall / base.wall:.2f}", f"{v.wall / meta.wall:.2f}",
+                  f"{v.cpu:.1f}", f"{v.cpu / base.cpu:.2f}", f"{v.cpu / meta.cpu:.2f}"]
+                 for name, v in speeds.items()])
+    scaling = speeds[f"newspipe, {args.jobs} workers"].wall / speeds["newspipe, 1 worker"].wall
+    print(f"\nwall-clock ratios are against bare trafilatura.extract on 1 core; newspipe "
+          f"scaling, {args.jobs} workers / 1 worker: {scaling:.2f}")
+
+    print(f"\n## Memory over {loops} passes ({loops * len(pages)} pages, {args.jobs} workers)\n")
+    samples = memory_over_loops(pages, args.jobs, loops)
+    print_table(["pass", "pages/s", "RSS parent+workers (MB)"],
+                [[str(n), f"{s:.1f}", f"{rss / 2**20:.0f}"] for n, s, rss in samples])
+    first, last = samples[0][2], samples[-1][2]
+    peak = max(rss for _, _, rss in samples)
+    print(f"\nRSS last/first pass: {last / first:.2f}; peak {peak / 2**20:.0f} MB; "
+          f"peak of this process (ru_maxrss): "
+          f"{__import__('resource').getrusage(0).ru_maxrss / 1024:.0f} MB")
+    print("load after:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()

@@ -49,8 +49,10 @@ TEMPLATE = """<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">
 def extraction_dev_pages() -> list[tuple[str, bytes]]:
     folder = SHARED / "extraction-dev"
     expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    # Some pages have no real address (`hard::...`): a WARC record needs an http(s) one.
     return [(meta["url"], gzip.decompress((folder / "html" / name).read_bytes()))
-            for name, meta in sorted(expected.items()) if (folder / "html" / name).is_file()]
+            for name, meta in sorted(expected.items())
+            if (folder / "html" / name).is_file() and meta["url"].startswith("http")]
 
 
 def dedup_dev_pages(count: int) -> list[tuple[str, bytes]]:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -124,7 +125,8 @@ def stage_breakdown(warc: Path, workdir: Path) -> dict[str, float]:
     from newspipe.store import open_store
 
     url = f"sqlite:///{workdir / 'breakdown.db'}"
-    store, settings = open_store(url), load_settings(None, database_url=url)
+    store = open_store(url)
+    settings = replace(load_settings(None, database_url=url), archive_dir=str(workdir / "archive"))
     times = {}
     for name, stage in (("import (read WARC + store pages)",
                          lambda: pipeline.import_warc(store, settings, [warc])),

@@ -16,7 +16,8 @@ from newspipe.dedup.boilerplate import remove_boilerplate
 from newspipe.dedup.canonical import DEFAULT_POLICY, Member, check_policy, pick_canonical
 from newspipe.dedup.normalize import normalize_lines, text_fingerprint, tokens
 from newspipe.dedup.shingles import set_containment, set_jaccard, shingle_hashes
-from newspipe.dedup.signature import band_buckets, band_layout, from_bytes, jaccard, minhash
+from newspipe.dedup.signature import (band_buckets, band_layout, from_bytes, jaccard,
+                                       minhash_values)
 from newspipe.models import DedupOutcome
 from newspipe.store.schema import articles, changes, clusters, utcnow
 
@@ -119,9 +120,9 @@ class Deduplicator:
     def fingerprint(self, text: str) -> Fingerprint:
         shingled = self.shingle(text)
         s = self.settings
-        values = minhash(shingled.hashes, s.num_perm).hashvalues.astype("<u4")
-        lead_values = minhash(shingled.hashes[:shingled.lead_count],
-                              s.lead_num_perm).hashvalues.astype("<u4")
+        values = minhash_values(shingled.hashes, s.num_perm).astype("<u4")
+        lead_values = minhash_values(shingled.hashes[:shingled.lead_count],
+                                     s.lead_num_perm).astype("<u4")
         buckets = (band_buckets(values, self.bands, self.rows, _FULL_BANDS)
                    + band_buckets(lead_values, self.lead_bands, self.lead_rows, _LEAD_BANDS))
         return Fingerprint(text_fingerprint(shingled.words), values, shingled, buckets)

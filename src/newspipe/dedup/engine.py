@@ -9,15 +9,24 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from newspipe.dedup import index
 from newspipe.dedup.boilerplate import remove_boilerplate
 from newspipe.dedup.canonical import DEFAULT_POLICY, Member, check_policy, pick_canonical
 from newspipe.dedup.normalize import normalize_lines, text_fingerprint, tokens
 from newspipe.dedup.shingles import set_containment, set_jaccard, shingle_hashes
-from newspipe.dedup.signature import (band_buckets, band_layout, from_bytes, jaccard,
-                                       minhash_values)
+from newspipe.dedup.signature import band_buckets, band_layout, from_bytes, jaccard, minhash_values
 from newspipe.models import DedupOutcome
 from newspipe.store.schema import articles, changes, clusters, utcnow
 
@@ -198,24 +207,20 @@ class Deduplicator:
                  for a in founders]).all()
             placement.name_new_stories(dict(zip(founders, new_ids, strict=True)))
         cluster_of = {a: placement.cluster_of[a] for a in ids}
-        connection.execute(
-            update(articles).where(articles.c.id == bindparam("article_id")).values(
-                text_hash=bindparam("text_hash"), minhash=bindparam("minhash"),
-                shingle_count=bindparam("shingle_count"), cluster_id=bindparam("cluster"),
-                similarity=1.0, status="deduped", error=None, updated_at=now),
-            [{"article_id": a, "text_hash": fp.text_hash, "minhash": fp.hashvalues.tobytes(),
-              "shingle_count": fp.shingle_count, "cluster": cluster_of[a]} for a, fp in batch])
+        _record_placements(connection, [
+            {"article_id": a, "text_hash": fp.text_hash, "minhash": fp.hashvalues.tobytes(),
+             "shingle_count": fp.shingle_count, "cluster": cluster_of[a]} for a, fp in batch],
+            now)
         index.add(connection, [(a, fp.buckets) for a, fp in batch])
         new_story = set(founders)
         connection.execute(insert(changes), [
             {"cluster_id": cluster_of[a], "article_id": a, "at": now,
              "kind": "story_created" if a in new_story else "duplicate_added"} for a in ids])
         grown = sorted({cluster_of[a] for a in ids if a not in new_story})
-        changed = {cluster: self._refresh_cluster(connection, cluster) for cluster in grown}
-        similarity = dict(connection.execute(
-            select(articles.c.id, articles.c.similarity)
-            .where(index.matching(connection, articles.c.id, ids))).all())
-        return [DedupOutcome(a, cluster_of[a], a in new_story, similarity[a] or 0.0,
+        changed = self._refresh_clusters(connection, grown)
+        # A new story's founder keeps similarity 1.0; a story that grew refreshed its own.
+        similarity = _similarities(connection, [a for a in ids if cluster_of[a] in changed])
+        return [DedupOutcome(a, cluster_of[a], a in new_story, similarity.get(a, 1.0),
                              changed.get(cluster_of[a], False)) for a in ids]
 
     def detach(self, connection: Connection, article_id: int) -> None:
@@ -231,22 +236,45 @@ class Deduplicator:
         if not _members(connection, cluster_id):
             connection.execute(delete(clusters).where(clusters.c.id == cluster_id))
             return
-        self._refresh_cluster(connection, cluster_id)
+        self._refresh_clusters(connection, [cluster_id])
 
-    def _refresh_cluster(self, connection: Connection, cluster_id: int) -> bool:
-        """Re-pick the canonical, refresh similarities, size and updated_at (which moves
-        consumers' `updated_since`); log a changed canonical. Returns whether it changed."""
-        members = _members(connection, cluster_id)
-        old_canonical = connection.scalar(
-            select(clusters.c.canonical_article_id).where(clusters.c.id == cluster_id))
-        canonical = pick_canonical(members, self.settings.canonical_policy)
-        _refresh_similarities(connection, cluster_id, canonical.id)
-        connection.execute(update(clusters).where(clusters.c.id == cluster_id).values(
-            canonical_article_id=canonical.id, size=len(members), updated_at=utcnow()))
-        if canonical.id == old_canonical:
-            return False
-        _log_change(connection, cluster_id, canonical.id, "canonical_changed")
-        return True
+    def _refresh_clusters(self, connection: Connection,
+                          cluster_ids: Sequence[int]) -> dict[int, bool]:
+        """Re-pick each story's canonical, refresh its members' similarities, its size and
+        updated_at (which moves consumers' `updated_since`); log a changed canonical.
+        A few statements for all the stories. Returns, per story, whether its canonical
+        changed."""
+        if not cluster_ids:
+            return {}
+        members = defaultdict(list)
+        for row in connection.execute(
+                select(articles.c.id, articles.c.cluster_id, articles.c.role,
+                       articles.c.published_at, articles.c.minhash, articles.c.similarity,
+                       func.length(articles.c.text).label("text_length"))
+                .where(index.matching(connection, articles.c.cluster_id, cluster_ids))):
+            members[row.cluster_id].append(row)
+        old_canonical = dict(connection.execute(
+            select(clusters.c.id, clusters.c.canonical_article_id)
+            .where(index.matching(connection, clusters.c.id, cluster_ids))).all())
+        stories, similarities, changed = [], [], {}
+        for cluster_id in cluster_ids:
+            rows = members[cluster_id]
+            canonical = pick_canonical([Member(r.id, r.role, r.published_at, r.text_length or 0)
+                                        for r in rows], self.settings.canonical_policy)
+            similarities += _similarity_updates(rows, canonical.id)
+            stories.append({"cluster": cluster_id, "canonical": canonical.id, "size": len(rows)})
+            changed[cluster_id] = canonical.id != old_canonical[cluster_id]
+        if similarities:
+            connection.execute(update(articles).where(articles.c.id == bindparam("article_id"))
+                               .values(similarity=bindparam("new_similarity")), similarities)
+        connection.execute(update(clusters).where(clusters.c.id == bindparam("cluster")).values(
+            canonical_article_id=bindparam("canonical"), size=bindparam("size"),
+            updated_at=utcnow()), stories)
+        for story in stories:
+            if changed[story["cluster"]]:
+                _log_change(connection, story["cluster"], story["canonical"],
+                            "canonical_changed")
+        return changed
 
 
 # A story started in the current batch has no id until written: it is named by
@@ -325,17 +353,45 @@ def _members(connection: Connection, cluster_id: int) -> list[Member]:
     return [Member(r.id, r.role, r.published_at, r.text_length or 0) for r in rows]
 
 
-def _refresh_similarities(connection: Connection, cluster_id: int, canonical_id: int) -> None:
-    """Every member keeps its similarity to the canonical (MinHash Jaccard estimate)."""
-    rows = connection.execute(select(articles.c.id, articles.c.minhash, articles.c.similarity)
-                              .where(articles.c.cluster_id == cluster_id)).all()
+def _similarity_updates(rows: Sequence, canonical_id: int) -> list[dict]:
+    """Every member keeps its similarity to the canonical (MinHash Jaccard estimate):
+    the members whose similarity changed, as update parameters."""
     canonical_values = next(from_bytes(r.minhash) for r in rows if r.id == canonical_id)
+    updates = []
     for row in rows:
         similarity = jaccard(from_bytes(row.minhash), canonical_values)
         if similarity != row.similarity:
-            connection.execute(update(articles).where(articles.c.id == row.id)
-                               .values(similarity=similarity))
+            updates.append({"article_id": row.id, "new_similarity": similarity})
+    return updates
 
+
+def _similarities(connection: Connection, article_ids: Sequence[int]) -> dict[int, float]:
+    if not article_ids:
+        return {}
+    return {a: similarity or 0.0 for a, similarity in connection.execute(
+        select(articles.c.id, articles.c.similarity)
+        .where(index.matching(connection, articles.c.id, article_ids))).all()}
+
+
+def _record_placements(connection: Connection, placements: list[dict], now) -> None:
+    """Write each article's fingerprint and story. On PostgreSQL one set-based UPDATE
+    joined to arrays (an executemany costs a parameter set per row in the client)."""
+    values = {"similarity": 1.0, "status": "deduped", "error": None, "updated_at": now}
+    if connection.dialect.name != "postgresql":
+        connection.execute(update(articles).where(articles.c.id == bindparam("article_id"))
+                           .values(text_hash=bindparam("text_hash"),
+                                   minhash=bindparam("minhash"),
+                                   shingle_count=bindparam("shingle_count"),
+                                   cluster_id=bindparam("cluster"), **values), placements)
+        return
+    columns = {"article_id": BigInteger, "text_hash": Text, "minhash": Text,
+               "shingle_count": BigInteger, "cluster": BigInteger}
+    rows = [{**p, "minhash": p["minhash"].hex()} for p in placements]
+    placed = select(*(func.unnest(index.array_param([r[name] for r in rows], kind)).label(name)
+                      for name, kind in columns.items())).subquery()
+    connection.execute(update(articles).where(articles.c.id == placed.c.article_id).values(
+        text_hash=placed.c.text_hash, minhash=func.decode(placed.c.minhash, "hex"),
+        shingle_count=placed.c.shingle_count, cluster_id=placed.c.cluster, **values))
 
 
 def _log_change(connection: Connection, cluster_id: int, article_id: int, kind: str) -> None:

@@ -58,7 +58,7 @@ def lookup(connection: Connection, buckets: Iterable[int],
     excluded = set(exclude)
     for chunk in chunks(sorted(set(buckets))):
         rows = connection.execute(select(lsh_buckets.c.bucket, lsh_buckets.c.article_id)
-                                  .where(matching(connection, lsh_buckets.c.bucket, chunk)))
+                                  .where(matching(connection, lsh_buckets.c.bucket, chunk))).all()
         yield from ((b, a) for b, a in rows if a not in excluded)
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import xxhash
 from datasketch import MinHash
 
 from newspipe.dedup.normalize import tokens
@@ -27,3 +28,17 @@ def test_minhash_values_equal_datasketch_update_batch(text: str, num_perm: int) 
     expected = datasketch_minhash(hashes, num_perm)
     assert np.array_equal(minhash_values(hashes, num_perm), expected)
     assert np.array_equal(minhash(hashes, num_perm).hashvalues, expected)
+
+
+def test_shingle_hashes_are_the_same_after_the_word_cache_empties(monkeypatch) -> None:
+    from newspipe.dedup import shingles
+
+    words = tokens("wire copy is republished by many outlets with small edits " * 3)
+    first = shingle_hashes(words)
+    monkeypatch.setattr(shingles._WordHashes, "limit", 2)
+    shingles._word_hashes.clear()
+    assert np.array_equal(shingle_hashes(words), first)
+    assert len(shingles._word_hashes) <= 2
+    expected = shingles.mix(np.array([xxhash.xxh64_intdigest("zürich".encode())],
+                                     dtype=np.uint64))
+    assert np.array_equal(shingle_hashes(["zürich"], 1), expected)

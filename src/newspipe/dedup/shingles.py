@@ -21,10 +21,27 @@ def mix(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint64(31))
 
 
+class _WordHashes(dict):
+    """xxh64 of each word, remembered: news vocabulary is Zipf-distributed, so most words
+    of an article were hashed before and a dictionary lookup costs half the hashing.
+    Bounded: emptied when it reaches `limit` words."""
+
+    limit = 500_000
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[word] = xxhash.xxh64_intdigest(word.encode())
+        return value
+
+
+_word_hashes = _WordHashes()
+
+
 def shingle_hashes(words: list[str], size: int = 5) -> np.ndarray:
     """64-bit hashes of the overlapping `size`-word windows (a text shorter than that is
     one window; no words, no shingles)."""
-    word_hashes = np.fromiter((xxhash.xxh64_intdigest(w.encode()) for w in words),
+    word_hashes = np.fromiter(map(_word_hashes.__getitem__, words),
                               dtype=np.uint64, count=len(words))
     width = min(size, len(words))
     count = len(words) - width + 1 if words else 0

@@ -282,6 +282,31 @@ class Deduplicator:
 _NEW_STORY = 0
 
 
+class _BucketMembers:
+    """The articles in each LSH bucket. Most buckets hold one article: it is kept as a
+    plain int, a set only for a shared bucket (a batch would otherwise make ~10,000
+    one-element sets, and the garbage collector's passes over them cost more than the
+    lookups; ints are not tracked)."""
+
+    def __init__(self) -> None:
+        self._first: dict[int, int] = {}
+        self._more: dict[int, set[int]] = {}
+
+    def add(self, bucket: int, article_id: int) -> None:
+        first = self._first.setdefault(bucket, article_id)
+        if first != article_id:
+            self._more.setdefault(bucket, set()).add(article_id)
+
+    def members(self, buckets: list[int]) -> set[int]:
+        found = {a for b in buckets if (a := self._first.get(b)) is not None}
+        for bucket in self._more.keys() & buckets:
+            found |= self._more[bucket]
+        return found
+
+    def articles(self) -> set[int]:
+        return set(self._first.values()).union(*self._more.values())
+
+
 class _Placement:
     """Where a batch's articles can go: what the store holds (three queries for the whole
     batch: exact duplicates by text hash, LSH bucket hits, the candidates' texts), plus
@@ -289,7 +314,7 @@ class _Placement:
 
     def __init__(self, shingle: Callable[[str], Shingled]):
         self.exact: dict[str, int] = {}
-        self.by_bucket: dict[int, set[int]] = defaultdict(set)
+        self.by_bucket = _BucketMembers()
         self.cluster_of: dict[int, int] = {}
         self._texts: dict[int, str] = {}
         self._shingled: dict[int, Shingled] = {}
@@ -313,8 +338,8 @@ class _Placement:
             placement.cluster_of[row.id] = row.cluster_id
         buckets = {b for fp in fps for b in fp.buckets}
         for bucket, article_id in index.lookup(connection, buckets, exclude):
-            placement.by_bucket[bucket].add(article_id)
-        candidates = set().union(*placement.by_bucket.values())
+            placement.by_bucket.add(bucket, article_id)
+        candidates = placement.by_bucket.articles()
         for chunk in index.chunks(sorted(candidates)):
             for row in connection.execute(
                     select(articles.c.id, articles.c.cluster_id, articles.c.text)
@@ -325,7 +350,7 @@ class _Placement:
 
     def ids_for(self, buckets: list[int]) -> set[int]:
         """Placed articles sharing a bucket."""
-        found = set().union(*(self.by_bucket.get(b, ()) for b in buckets))
+        found = self.by_bucket.members(buckets)
         return {a for a in found if a in self.cluster_of}
 
     def shingled(self, article_id: int) -> Shingled:
@@ -337,7 +362,7 @@ class _Placement:
         self.cluster_of[article_id] = match.cluster_id if match else _NEW_STORY - article_id
         self.exact.setdefault(fp.text_hash, article_id)
         for bucket in fp.buckets:
-            self.by_bucket[bucket].add(article_id)
+            self.by_bucket.add(bucket, article_id)
         self._shingled[article_id] = fp.shingled
 
     def name_new_stories(self, cluster_of_founder: dict[int, int]) -> None:

@@ -127,10 +127,11 @@ def upgrade() -> None:
         sa.Column("article_id", sa.Integer, nullable=False, autoincrement=False),
         sa.Column("indexed_at", TZ, nullable=False),
         sa.PrimaryKeyConstraint("bucket", "article_id", name="pk_lsh_buckets"),
+        sa.ForeignKeyConstraint(["article_id"], ["articles.id"],
+                                name="fk_lsh_buckets_article_id_articles", ondelete="CASCADE"),
     )
     op.create_index("ix_lsh_buckets_article_id", "lsh_buckets", ["article_id"])
-    op.create_index("ix_lsh_buckets_indexed_at", "lsh_buckets", ["indexed_at"],
-                    postgresql_using="brin")
+    op.create_index("ix_lsh_buckets_indexed_at", "lsh_buckets", ["indexed_at"])
     op.create_table(
         "changes",
         sa.Column("id", sa.Integer, primary_key=True),

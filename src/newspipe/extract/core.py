@@ -23,6 +23,7 @@ from newspipe.extract.metadata import (
     best_published_at,
     drop_site_from_authors,
     identify_language,
+    page_metadata,
     parse_date,
     strip_site_from_title,
     structured_article,
@@ -119,11 +120,11 @@ def extract_article(content: bytes, url: str | None, charset: str | None = None,
     tree = parse_page(content, charset, limits)
     structured = structured_article(tree)
     # trafilatura works on its own copy of the tree.
-    document = trafilatura.bare_extraction(tree, url=url, with_metadata=True,
-                                           date_extraction_params=DATE_OPTIONS,
-                                           **TRAFILATURA_OPTIONS)
-    if document is None or not (document.text or "").strip():
+    content = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
+    if content is None or not (content.text or "").strip():
         raise ExtractionError("no article text found")
+    document = page_metadata(tree, url, DATE_OPTIONS)
+    document.text = content.text
     hints = hints or FeedHints()
     title = strip_site_from_title(document.title, document.sitename, url or document.url)
     text = cleanup.keep_structured_paragraphs(document.text.strip(), structured.body)

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -49,8 +50,10 @@ TEMPLATE = """<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">
 def extraction_dev_pages() -> list[tuple[str, bytes]]:
     folder = SHARED / "extraction-dev"
     expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    # Some pages have no real address (`hard::...`): a WARC record needs an http(s) one.
     return [(meta["url"], gzip.decompress((folder / "html" / name).read_bytes()))
-            for name, meta in sorted(expected.items()) if (folder / "html" / name).is_file()]
+            for name, meta in sorted(expected.items())
+            if (folder / "html" / name).is_file() and meta["url"].startswith("http")]
 
 
 def dedup_dev_pages(count: int) -> list[tuple[str, bytes]]:
@@ -122,7 +125,8 @@ def stage_breakdown(warc: Path, workdir: Path) -> dict[str, float]:
     from newspipe.store import open_store
 
     url = f"sqlite:///{workdir / 'breakdown.db'}"
-    store, settings = open_store(url), load_settings(None, database_url=url)
+    store = open_store(url)
+    settings = replace(load_settings(None, database_url=url), archive_dir=str(workdir / "archive"))
     times = {}
     for name, stage in (("import (read WARC + store pages)",
                          lambda: pipeline.import_warc(store, settings, [warc])),

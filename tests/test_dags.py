@@ -155,3 +155,23 @@ def test_backfill_dag_refuses_an_incomplete_request(airflow_db, newspipe_env):
     run = dag.test(run_conf={"mode": "warc"})
     assert run.state == "failed"
     assert task_states(run)["check_params"] == ["failed"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_maintenance_dag_prunes_reports_and_tidies(airflow_db, newspipe_env, seed_server,
+                                                   monkeypatch):
+    from sqlalchemy import func
+
+    from newspipe import pipeline
+    from newspipe.store.schema import lsh_buckets
+
+    store = open_store(newspipe_env)
+    pipeline.run_cycle(store, seed_server.settings(database_url=newspipe_env))
+    monkeypatch.setenv("NEWSPIPE_RETENTION_DAYS", "0")  # everything is outside the window
+    run = dag_bag().dags["newspipe_maintenance"].test()
+    assert run.state == "success"
+    assert all(states == ["success"] for states in task_states(run).values())
+    with store.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(lsh_buckets)) == 0
+    assert summary(store)["stories"] == 4, "stories stay; only their index rows go"
+    store.dispose()

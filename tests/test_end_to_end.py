@@ -113,3 +113,18 @@ def test_rededuplicating_everything_rebuilds_the_same_stories(store, seed_server
     result = pipeline.rededuplicate_articles(store, ids)
     assert result.articles == len(ids)
     assert stories() == before
+
+
+def test_a_story_removed_by_a_backfill_keeps_its_history(store, seed_server):
+    from newspipe.store.read import changes_since
+
+    pipeline.run_cycle(store, seed_server.settings(database_url=store.url))
+    before = changes_since(store)
+    singles = [r for r in canonical_records(store) if not r["duplicates"]]
+    pipeline.rededuplicate_articles(store, [r["id"] for r in singles])
+    after = changes_since(store)
+    assert after[:len(before)] == before  # nothing of the log is lost
+    new = after[len(before):]
+    removed = {c["cluster_id"] for c in new if c["kind"] == "story_removed"}
+    assert removed == {r["cluster_id"] for r in singles}
+    assert sum(c["kind"] == "story_created" for c in new) == len(singles)

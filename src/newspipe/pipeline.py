@@ -609,11 +609,9 @@ def reprocess(store: Store, settings: Settings, since: datetime, until: datetime
 # --- Maintenance ---
 
 def tidy_store(store: Store) -> None:
-    """Refresh the planner's statistics and give back space freed by pruning."""
+    """Refresh the planner's statistics; on PostgreSQL also make the space of pruned rows
+    reusable. (SQLite checkpoints its WAL by itself.)"""
     with store.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        if store.dialect == "postgresql":
-            connection.exec_driver_sql("VACUUM (ANALYZE)")
-        else:
-            connection.exec_driver_sql("PRAGMA optimize")
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        statement = "VACUUM (ANALYZE)" if store.dialect == "postgresql" else "PRAGMA optimize"
+        connection.exec_driver_sql(statement).close()

@@ -219,7 +219,8 @@ class Deduplicator:
 
     def detach(self, connection: Connection, article_id: int) -> None:
         """Take an article out of its story and the index (before re-deduplicating it).
-        The story keeps its id while other members remain; an emptied story is deleted."""
+        The story keeps its id while other members remain; an emptied story is deleted and
+        its removal logged (consumers following `changes` drop it)."""
         cluster_id = connection.scalar(
             select(articles.c.cluster_id).where(articles.c.id == article_id))
         index.remove(connection, [article_id])
@@ -229,6 +230,7 @@ class Deduplicator:
             return
         if not _members(connection, cluster_id):
             connection.execute(delete(clusters).where(clusters.c.id == cluster_id))
+            _log_change(connection, cluster_id, article_id, "story_removed")
             return
         self._refresh_cluster(connection, cluster_id)
 

@@ -155,12 +155,14 @@ lsh_buckets = Table(
     Index("ix_lsh_buckets_indexed_at", "indexed_at"),
 )
 
-# Append-only change log: its id is the cursor consumers resume from.
+# Append-only change log: its id is the cursor consumers resume from. `cluster_id` has no
+# foreign key on purpose: a story removed by a backfill keeps its history and its
+# `story_removed` entry.
 changes = Table(
     "changes",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("cluster_id", Integer, ForeignKey("clusters.id", ondelete="CASCADE"), nullable=False),
+    Column("cluster_id", Integer, nullable=False),
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("at", UTCDateTime, nullable=False, default=utcnow),

@@ -140,8 +140,6 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("at", TZ, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_changes"),
-        sa.ForeignKeyConstraint(["cluster_id"], ["clusters.id"],
-                                name="fk_changes_cluster_id_clusters", ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["article_id"], ["articles.id"],
                                 name="fk_changes_article_id_articles", ondelete="CASCADE"),
         sqlite_autoincrement=True,  # change ids are cursors: never reused

@@ -132,11 +132,12 @@ def extract_article(content: bytes, url: str | None, charset: str | None = None,
     structured = structured_article(tree)
     document = page_metadata(tree, url, DATE_OPTIONS)
     strip_code(tree)
-    # trafilatura works on its own copy of the tree.
-    content = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
-    if content is None or not (content.text or "").strip():
+    # trafilatura works on its own copy of the tree; links resolve against the canonical
+    # URL when the caller knows none, as in its own metadata-and-text extraction.
+    extracted = trafilatura.bare_extraction(tree, url=url or document.url, **TRAFILATURA_OPTIONS)
+    if extracted is None or not (extracted.text or "").strip():
         raise ExtractionError("no article text found")
-    document.text = content.text
+    document.text = extracted.text
     hints = hints or FeedHints()
     title = strip_site_from_title(document.title, document.sitename, url or document.url)
     text = cleanup.keep_structured_paragraphs(document.text.strip(), structured.body)

@@ -31,7 +31,8 @@ import psutil
 import trafilatura
 
 from newspipe.extract.cleanup import normalized
-from newspipe.extract.core import TRAFILATURA_OPTIONS
+from newspipe.extract.core import TRAFILATURA_OPTIONS, extract_article
+from newspipe.extract.guard import ExtractionError
 from newspipe.extract.pool import ExtractionPool, Job, default_jobs
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
@@ -200,6 +201,20 @@ def bare_speed(pages: list[Page], jobs: int, function: Callable = bare_extract) 
         return _rate(lambda: list(pool.imap(function, args, chunksize=4)), len(pages))
 
 
+def _extract_or_error(page: Page) -> object:
+    try:
+        return extract_article(page.html, page.url)
+    except ExtractionError as exc:
+        return exc
+
+
+def newspipe_in_process_speed(pages: list[Page]) -> Speed:
+    """newspipe's extraction without the pool: the pool's own cost is the difference."""
+    for page in pages:  # warm, as the pool's workers are
+        _extract_or_error(page)
+    return _rate(lambda: [_extract_or_error(p) for p in pages], len(pages))
+
+
 def newspipe_speed(pages: list[Page], jobs: int) -> Speed:
     with ExtractionPool(jobs) as pool:
         list(pool.extract(_jobs(pages)))  # warm: workers up, one pass
@@ -213,6 +228,7 @@ def throughput(pages: list[Page], jobs: int, repeats: int) -> dict[str, Speed]:
         "bare trafilatura.extract, 1 core": lambda: bare_speed(pages, 1),
         "bare trafilatura + metadata, 1 core":
             lambda: bare_speed(pages, 1, bare_extract_with_metadata),
+        "newspipe in-process (no pool), 1 core": lambda: newspipe_in_process_speed(pages),
         "newspipe, 1 worker": lambda: newspipe_speed(pages, 1),
         f"bare trafilatura.extract, {jobs} processes": lambda: bare_speed(pages, jobs),
         f"newspipe, {jobs} workers": lambda: newspipe_speed(pages, jobs),

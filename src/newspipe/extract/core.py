@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 import trafilatura
+from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.utils import decode_file, load_html
 
@@ -23,6 +24,7 @@ from newspipe.extract.metadata import (
     best_published_at,
     drop_site_from_authors,
     identify_language,
+    page_metadata,
     parse_date,
     strip_site_from_title,
     structured_article,
@@ -40,6 +42,8 @@ TRAFILATURA_OPTIONS = {
     "favor_recall": False,
 }
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+# JSON-LD stays: trafilatura reads it to detect forums and as a fallback article body.
+_CODE = etree.XPath('//script[not(@type="application/ld+json")]|//style')
 DATE_OPTIONS = {"extensive_search": True, "original_date": True,
                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
@@ -111,6 +115,14 @@ def parse_page(content: bytes, charset: str | None, limits: Limits = DEFAULT_LIM
     return tree
 
 
+def strip_code(tree: HtmlElement) -> None:
+    """Remove scripts and styles (their tails stay), once the metadata has been read:
+    trafilatura ignores them, but only after copying the tree several times, and they
+    are close to half of a news page's bytes."""
+    for element in _CODE(tree):
+        element.drop_tree()
+
+
 def extract_article(content: bytes, url: str | None, charset: str | None = None,
                     hints: FeedHints | None = None,
                     limits: Limits = DEFAULT_LIMITS) -> ExtractedArticle:
@@ -118,12 +130,14 @@ def extract_article(content: bytes, url: str | None, charset: str | None = None,
     and the feed's headline and teaser, and its metadata with every date in UTC."""
     tree = parse_page(content, charset, limits)
     structured = structured_article(tree)
-    # trafilatura works on its own copy of the tree.
-    document = trafilatura.bare_extraction(tree, url=url, with_metadata=True,
-                                           date_extraction_params=DATE_OPTIONS,
-                                           **TRAFILATURA_OPTIONS)
-    if document is None or not (document.text or "").strip():
+    document = page_metadata(tree, url, DATE_OPTIONS)
+    strip_code(tree)
+    # trafilatura works on its own copy of the tree; links resolve against the canonical
+    # URL when the caller knows none, as in its own metadata-and-text extraction.
+    extracted = trafilatura.bare_extraction(tree, url=url or document.url, **TRAFILATURA_OPTIONS)
+    if extracted is None or not (extracted.text or "").strip():
         raise ExtractionError("no article text found")
+    document.text = extracted.text
     hints = hints or FeedHints()
     title = strip_site_from_title(document.title, document.sitename, url or document.url)
     text = cleanup.keep_structured_paragraphs(document.text.strip(), structured.body)

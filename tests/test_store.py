@@ -30,3 +30,35 @@ def test_unusable_urls_are_one_clear_error(tmp_path):
 def test_reader_refuses_a_store_without_schema(sqlite_url):
     with pytest.raises(StoreError, match="newspipe db upgrade"):
         open_store(sqlite_url, migrate=False)
+
+
+def test_two_runs_registering_the_same_feeds_at_once_both_succeed(store):
+    """Overlapping runs register the configured feeds at the same moment."""
+    import threading
+
+    from newspipe import pipeline
+    from newspipe.models import FeedRole, FeedSpec
+
+    specs = [FeedSpec(url=f"https://example.org/{n}.xml", name=f"feed {n}") for n in range(30)]
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def register():
+        barrier.wait()
+        try:
+            results.append(pipeline.register_feeds(store, specs))
+        except Exception as exc:  # the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results[0] == results[1] and len(set(results[0])) == 30
+    renamed = [FeedSpec(url=specs[0].url, name="renamed", role=FeedRole.WIRE)]
+    assert pipeline.register_feeds(store, renamed) == [results[0][0]]
+    with store.connect() as connection:
+        row = connection.execute(text("SELECT name, role FROM feeds WHERE id = :id"),
+                                 {"id": results[0][0]}).one()
+    assert tuple(row) == ("renamed", "wire")

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from newspipe.extract import best_published_at
 from newspipe.fetch.archive import ArchiveError, RecordPointer, read_response
@@ -17,18 +19,20 @@ log = logging.getLogger(__name__)
 
 
 def upsert_feeds(connection: Connection, specs: Iterable[FeedSpec]) -> list[int]:
-    """Make sure each feed exists (name and role follow the configuration); return ids."""
+    """Make sure each feed exists (name and role follow the configuration); return ids.
+    One INSERT ... ON CONFLICT per feed, so two runs registering the same feed at the same
+    moment both succeed."""
+    dialect_insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[connection.dialect.name]
     ids = []
     for spec in specs:
-        existing = connection.scalar(select(feeds.c.id).where(feeds.c.url == spec.url))
-        if existing is None:
-            existing = connection.execute(insert(feeds).values(
-                url=spec.url, name=spec.name, role=spec.role.value, consecutive_failures=0,
-                created_at=utcnow())).inserted_primary_key[0]
-        else:
-            connection.execute(update(feeds).where(feeds.c.id == existing)
-                               .values(name=spec.name, role=spec.role.value))
-        ids.append(existing)
+        statement = dialect_insert(feeds).values(
+            url=spec.url, name=spec.name, role=spec.role.value, consecutive_failures=0,
+            created_at=utcnow())
+        statement = statement.on_conflict_do_update(
+            index_elements=[feeds.c.url],
+            set_={"name": statement.excluded.name, "role": statement.excluded.role},
+        ).returning(feeds.c.id)
+        ids.append(connection.scalar(statement))
     return ids
 
 

@@ -23,6 +23,15 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests dags bench
 
+# Quick runs of every benchmark (each prints its figures and the machine's load; drop
+# --quick for the full sizes given in the README).
+bench: install
+	$(BIN)/python bench/poll.py --quick
+	$(BIN)/python bench/eval_extraction.py --quick
+	$(BIN)/python bench/eval_dedup.py --quick
+	$(BIN)/python bench/dedup_scale.py --quick
+	$(BIN)/python bench/backfill.py --quick
+
 clean:
 	rm -rf $(VENV) newspipe.db .pytest_cache
 

@@ -42,3 +42,18 @@ def test_shingle_hashes_are_the_same_after_the_word_cache_empties(monkeypatch) -
     expected = shingles.mix(np.array([xxhash.xxh64_intdigest("zürich".encode())],
                                      dtype=np.uint64))
     assert np.array_equal(shingle_hashes(["zürich"], 1), expected)
+
+
+def test_tokens_are_the_words_a_regular_expression_finds() -> None:
+    """The split-and-isalnum fast path finds exactly the runs of \\w, whatever the script
+    and punctuation (random text over a wide slice of Unicode)."""
+    import random
+    import re
+
+    word = re.compile(r"\w+")
+    rng = random.Random(3)
+    alphabet = [chr(c) for c in range(0x20, 0x3000)] + [" "] * 300
+    texts = ["don't stop_me: 3.14 ½ x² café—naïve «quoted» 日本語 __ -- ﬁ Ⅻ ① 𝟘"]
+    texts += ["".join(rng.choices(alphabet, k=80)) for _ in range(2000)]
+    for text in texts:
+        assert tokens(text) == word.findall(text), text

@@ -62,3 +62,39 @@ def test_two_runs_registering_the_same_feeds_at_once_both_succeed(store):
         row = connection.execute(text("SELECT name, role FROM feeds WHERE id = :id"),
                                  {"id": results[0][0]}).one()
     assert tuple(row) == ("renamed", "wire")
+
+
+def test_migration_0002_keeps_the_index_and_drops_its_foreign_key(database_url):
+    """A store made by the first release upgrades in place, index rows kept; and back."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from newspipe.store.engine import alembic_config
+
+    def foreign_keys(connection):
+        return inspect(connection).get_foreign_keys("lsh_buckets")
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+            connection.execute(text(
+                "INSERT INTO articles (id, url, canonical_url, role, status, first_seen_at, "
+                "updated_at) VALUES (1, 'https://a.example/1', 'https://a.example/1', "
+                "'outlet', 'deduped', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            connection.execute(text("INSERT INTO lsh_buckets (bucket, article_id, indexed_at) "
+                                    "VALUES (-5, 1, CURRENT_TIMESTAMP)"))
+            assert foreign_keys(connection)
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+            assert foreign_keys(connection) == []
+            assert connection.execute(text("SELECT bucket, article_id FROM lsh_buckets")).all() \
+                == [(-5, 1)]
+            compare = MigrationContext.configure(connection)
+            assert compare_metadata(compare, metadata) == []
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0001")
+            assert foreign_keys(connection)
+            assert connection.execute(text("SELECT count(*) FROM lsh_buckets")).scalar() == 1
+    finally:
+        engine.dispose()

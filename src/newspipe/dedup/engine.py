@@ -96,7 +96,8 @@ class Fingerprint:
 
     @property
     def shingle_count(self) -> int:
-        return len(self.shingled.shingles)
+        """Distinct shingles (counted on the array: most articles never need the set)."""
+        return len(np.unique(self.shingled.hashes))
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class Fingerprint:
     shingled: Shingled
     buckets: list[int] = field(default_factory=list)
 
-    @property
+    @cached_property
     def shingle_count(self) -> int:
         """Distinct shingles (counted on the array: most articles never need the set)."""
         return len(np.unique(self.shingled.hashes))

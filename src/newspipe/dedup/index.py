@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Select,
     Text,
     bindparam,
     cast,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -59,9 +61,22 @@ def lookup(connection: Connection, buckets: Iterable[int],
     except articles in `exclude`."""
     excluded = set(exclude)
     for chunk in chunks(sorted(set(buckets))):
-        rows = connection.execute(select(lsh_buckets.c.bucket, lsh_buckets.c.article_id)
-                                  .where(matching(connection, lsh_buckets.c.bucket, chunk))).all()
+        rows = connection.execute(_bucket_probes(connection, chunk)).all()
         yield from ((b, a) for b, a in rows if a not in excluded)
+
+
+def _bucket_probes(connection: Connection, buckets: Sequence[int]) -> Select:
+    """One primary-key probe per bucket. On PostgreSQL the buckets are an array, each
+    probed through a LATERAL subquery that OFFSET 0 keeps from being flattened into a
+    join: short of statistics on the array, the planner otherwise hashes the whole index
+    table (a batch's 9,800 buckets against 490k rows: 111 ms, against 13 ms probed)."""
+    if connection.dialect.name != "postgresql":
+        return select(lsh_buckets.c.bucket, lsh_buckets.c.article_id).where(
+            lsh_buckets.c.bucket.in_(buckets))
+    wanted = select(func.unnest(array_param(buckets)).label("value")).subquery("wanted")
+    probe = (select(lsh_buckets.c.bucket, lsh_buckets.c.article_id)
+             .where(lsh_buckets.c.bucket == wanted.c.value).offset(0).lateral("probe"))
+    return select(probe.c.bucket, probe.c.article_id).select_from(wanted.join(probe, true()))
 
 
 def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]]) -> None:

@@ -103,3 +103,36 @@ def test_backfill_errors_are_one_line(tmp_path, args, message):
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_overlapped_backfill_makes_the_stories_of_the_stages_apart(store, seed_warc, tmp_path):
+    """Import, extraction and dedup side by side give what the stages one after the other
+    give; articles an interrupted run left behind are finished too."""
+    from newspipe.store import open_store
+
+    apart = open_store(f"sqlite:///{tmp_path / 'apart.db'}")
+    pipeline.import_warc(apart, Settings(), [seed_warc])
+    finish(apart)
+
+    leftover = pipeline.import_warc(store, Settings(), [seed_warc], batch_size=2)
+    assert leftover.article_ids  # a run that died after importing: all still `fetched`
+    result = pipeline.backfill_warc(store, Settings(), [seed_warc], jobs=2)
+    assert result.imported.article_ids == [] and result.imported.skipped == len(
+        leftover.article_ids)
+    assert sorted(result.extracted) == sorted(leftover.article_ids)
+    assert result.dedup.articles == len(leftover.article_ids)
+    assert stories(store) == stories(apart)
+    assert summary(store) == summary(apart)
+
+
+def test_an_error_placing_articles_stops_the_overlapped_backfill(store, seed_warc,
+                                                                 monkeypatch):
+    from newspipe.store import StoreError
+
+    def broken(*args, **kwargs):
+        raise StoreError("cannot use the store at test: disk full")
+
+    monkeypatch.setattr(pipeline, "deduplicate_articles", broken)
+    with pytest.raises(StoreError, match="disk full"):
+        pipeline.backfill_warc(store, Settings(), [seed_warc], jobs=1)
+    assert summary(store)["stories"] == 0

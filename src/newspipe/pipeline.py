@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import queue
+import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -61,6 +63,13 @@ class DedupResult:
     new_duplicates: int = 0
     changed_canonicals: int = 0
     cluster_ids: list[int] = field(default_factory=list)
+
+    def merge(self, other: DedupResult) -> None:
+        self.articles += other.articles
+        self.new_stories += other.new_stories
+        self.new_duplicates += other.new_duplicates
+        self.changed_canonicals += other.changed_canonicals
+        self.cluster_ids = sorted({*self.cluster_ids, *other.cluster_ids})
 
 
 @dataclass
@@ -314,22 +323,61 @@ def extract_articles(store: Store, article_ids: Sequence[int] | None = None,
     as failed with the reason, and the others go on."""
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "fetched", article_ids)
-    extracted: list[int] = []
     if not ids:
-        return extracted  # no worker processes started for nothing
+        return []  # no worker processes started for nothing
     with ExtractionPool(jobs, limits) as pool:
-        for start in range(0, len(ids), EXTRACT_BATCH):
-            batch = ids[start:start + EXTRACT_BATCH]
+        return [article_id for done in _extract_batches(store, pool, [ids], report)
+                for article_id in done]
+
+
+def extract_and_deduplicate(store: Store, arrivals: Iterable[Sequence[int]],
+                            deduplicator: Deduplicator | None = None,
+                            report: Reporter = _no_report, jobs: int | None = None,
+                            ) -> tuple[list[int], DedupResult]:
+    """The extract and dedup stages side by side, on batches of fetched article ids as they
+    arrive (from an import running meanwhile, say): the pool extracts the next batch while
+    a thread places the last one's articles in their stories. Each stage commits its own
+    batches, so an interrupted run is finished by any later one, as with the stages apart."""
+    deduplicator = deduplicator or Deduplicator()
+    extracted: list[int] = []
+    placed = DedupResult()
+    with ExtractionPool(jobs) as pool, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="newspipe-dedup") as placer:
+        placing = []
+        for done in _extract_batches(store, pool, arrivals, report):
+            extracted += done
+            placing.append(placer.submit(deduplicate_articles, store, done, deduplicator))
+            for finished in [f for f in placing if f.done()]:  # errors surface early
+                placed.merge(finished.result())
+                placing.remove(finished)
+        for future in placing:
+            placed.merge(future.result())
+    report("dedup", placed.articles, placed.articles)
+    return extracted, placed
+
+
+def _extract_batches(store: Store, pool: ExtractionPool, arrivals: Iterable[Sequence[int]],
+                     report: Reporter) -> Iterator[list[int]]:
+    """Extract the `fetched` articles of each arriving id list, EXTRACT_BATCH at a time
+    (one read of feed hints and learned boilerplate each); yields the ids extracted."""
+    done = known = 0
+    for arrived in arrivals:
+        known += len(arrived)
+        with store.connect() as connection:
+            ids = repo.articles_with_status(connection, "fetched", arrived)
+        done += len(arrived) - len(ids)  # extracted meanwhile by an overlapping run
+        for batch in _chunks(ids, EXTRACT_BATCH):
             with store.connect() as connection:
                 hints = repo.extraction_hints(connection, batch)
             boilerplate = _learned_boilerplate(store, {h.feed_id for h in hints.values()})
-            outcomes = pool.extract(_extraction_jobs(store, batch, hints))
-            for done, outcome in enumerate(outcomes, start=start + 1):
+            extracted = []
+            for outcome in pool.extract(_extraction_jobs(store, batch, hints)):
                 feed_id = hints[outcome.key].feed_id if outcome.key in hints else None
                 if _save_outcome(store, outcome, boilerplate.get(feed_id, frozenset())):
                     extracted.append(outcome.key)
-                report("extract", done, len(ids))
-    return extracted
+                done += 1
+                report("extract", done, known)
+            yield extracted
 
 
 def _save_outcome(store: Store, outcome: Outcome, boilerplate: frozenset[str]) -> bool:
@@ -494,11 +542,13 @@ class ImportResult:
 
 
 def import_warc(store: Store, settings: Settings, paths: Sequence[str | os.PathLike],
-                report: Reporter = _no_report, batch_size: int = 100) -> ImportResult:
+                report: Reporter = _no_report, batch_size: int = 100,
+                on_batch: Callable[[list[int]], None] | None = None) -> ImportResult:
     """Store the HTML responses of WARC files (e.g. Common Crawl's CC-NEWS) as fetched
     articles, one entry per record of a manual feed. A file that cannot be read is recorded
     against that feed and the other files go on; records already imported are skipped.
-    Pages are stored `batch_size` to a transaction: a crash loses at most one batch."""
+    Pages are stored `batch_size` to a transaction: a crash loses at most one batch.
+    `on_batch` gets the new article ids of each committed batch."""
     (feed_id,) = register_feeds(store, [WARC_FEED])
     result = ImportResult()
     with archive.ArchiveWriter(settings.archive_dir, settings.archive_max_bytes) as warc:
@@ -508,15 +558,60 @@ def import_warc(store: Store, settings: Settings, paths: Sequence[str | os.PathL
                     with store.begin() as connection:
                         stored = [_store_page(connection, warc, feed_id, page, settings)
                                   for page in batch]
+                    new = [a for a in stored if a is not None]
                     result.records += len(batch)
-                    result.article_ids += [a for a in stored if a is not None]
-                    result.skipped += stored.count(None)
+                    result.article_ids += new
+                    result.skipped += len(stored) - len(new)
                     report("import", result.records, 0)
+                    if on_batch is not None:
+                        on_batch(new)
             except warc_import.WarcError as exc:
                 result.errors.append(str(exc))
     with store.begin() as connection:
         repo.record_feed_success(connection, feed_id, 200, None, result.errors)
     return result
+
+
+@dataclass
+class BackfillResult:
+    imported: ImportResult
+    extracted: list[int]
+    dedup: DedupResult
+
+
+class _Stopped(Exception):
+    """The import thread is told to stop: the extraction side failed or was interrupted."""
+
+
+def backfill_warc(store: Store, settings: Settings, paths: Sequence[str | os.PathLike],
+                  report: Reporter = _no_report, jobs: int | None = None) -> BackfillResult:
+    """Import WARC files, then extract and place their pages, the three side by side: a
+    thread imports batch after batch while the pool extracts those already stored and
+    another thread places them in their stories (see `extract_and_deduplicate`). Articles
+    an interrupted earlier run left `fetched` or `extracted` are finished too."""
+    deduplicator = deduplicator_for(settings)
+    arrivals: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def hand_over(article_ids: list[int]) -> None:
+        if stop.is_set():
+            raise _Stopped
+        arrivals.put(article_ids)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newspipe-import") as importer:
+        importing = importer.submit(import_warc, store, settings, paths, report,
+                                    on_batch=hand_over)
+        importing.add_done_callback(lambda _: arrivals.put(None))
+        try:
+            extracted, placed = extract_and_deduplicate(
+                store, chain([fetched_article_ids(store)], iter(arrivals.get, None)),
+                deduplicator, report, jobs)
+        except BaseException:
+            stop.set()
+            raise
+        imported = importing.result()
+    placed.merge(deduplicate_articles(store, deduplicator=deduplicator))  # earlier leftovers
+    return BackfillResult(imported, extracted, placed)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

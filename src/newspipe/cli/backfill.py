@@ -66,23 +66,28 @@ def backfill(
                 raise UserError("--from and --to go together")
             _reprocess(store, settings, parse_day_or_time(since), parse_day_or_time(until),
                        extract, dedup, report)
+        elif urls is not None:
+            imported = pipeline.ingest_urls(store, settings, read_url_list(urls), report)
+            extracted, placed = pipeline.extract_and_deduplicate(
+                store, [pipeline.fetched_article_ids(store)],
+                pipeline.deduplicator_for(settings), report)
+            _print_backfill(pipeline.BackfillResult(imported, extracted, placed))
         else:
-            if urls is not None:
-                imported = pipeline.ingest_urls(store, settings, read_url_list(urls), report)
-            else:
-                for path in warc or []:
-                    if not path.is_file():
-                        raise UserError(f"WARC file not found: {path}")
-                imported = pipeline.import_warc(store, settings, warc or [], report)
-            for error in imported.errors:
-                console.print(f"[yellow]warning:[/yellow] {error}", highlight=False)
-            extracted = pipeline.extract_articles(store, report=report)
-            placed = pipeline.deduplicate_articles(store, report=report)
-            console.print(
-                f"{imported.records} records, {len(imported.article_ids)} new articles, "
-                f"{imported.skipped} skipped, extracted {len(extracted)}, "
-                f"new stories {placed.new_stories}, new duplicates {placed.new_duplicates}")
+            for path in warc or []:
+                if not path.is_file():
+                    raise UserError(f"WARC file not found: {path}")
+            _print_backfill(pipeline.backfill_warc(store, settings, warc or [], report))
     print_summary(store)
+
+
+def _print_backfill(result: pipeline.BackfillResult) -> None:
+    imported, placed = result.imported, result.dedup
+    for error in imported.errors:
+        console.print(f"[yellow]warning:[/yellow] {error}", highlight=False)
+    console.print(
+        f"{imported.records} records, {len(imported.article_ids)} new articles, "
+        f"{imported.skipped} skipped, extracted {len(result.extracted)}, "
+        f"new stories {placed.new_stories}, new duplicates {placed.new_duplicates}")
 
 
 def _reprocess(store, settings, since: datetime, until: datetime, extract: bool, dedup: bool,

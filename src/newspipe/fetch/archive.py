@@ -7,6 +7,7 @@ article row keeps (file, offset) of its response record: re-extraction never ref
 
 from __future__ import annotations
 
+import gzip
 import os
 import uuid
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class ArchivedResponse:
 
 # httpx hands us de-chunked bytes: a Transfer-Encoding header would make readers re-chunk.
 _DROPPED_HEADERS = {"transfer-encoding"}
+# warcio compresses at level 9; zlib's default level 6 writes the 300 dev pages in 0.71 s
+# of CPU instead of 1.11 s, 1% larger (0.207 of the raw size instead of 0.205).
+COMPRESSLEVEL = 6
 
 
 class ArchiveWriter:
@@ -69,9 +73,19 @@ class ArchiveWriter:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         name = f"newspipe-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.warc.gz"
         self._file = (self.directory / name).open("ab")
-        self._writer = WARCWriter(self._file, gzip=True)
-        self._writer.write_record(self._writer.create_warcinfo_record(
+        self._writer = WARCWriter(None, gzip=False)  # makes records; _append writes them
+        self._append(self._writer.create_warcinfo_record(
             name, {"software": "newspipe", "format": "WARC File Format 1.1"}))
+
+    def _append(self, record) -> int:
+        """Write one record as a gzip member of its own (readable alone from its offset,
+        as warcio writes them) and return that offset."""
+        assert self._file is not None
+        buffer = BytesIO()
+        WARCWriter(buffer, gzip=False).write_record(record)
+        offset = self._file.tell()
+        self._file.write(gzip.compress(buffer.getvalue(), COMPRESSLEVEL, mtime=0))
+        return offset
 
     def write(self, page: FetchedPage) -> RecordPointer:
         """Append the response (raw, still content-encoded) and its request; return where
@@ -86,8 +100,7 @@ class ArchiveWriter:
         response = self._writer.create_warc_record(
             page.final_url, "response", payload=BytesIO(raw), length=len(raw),
             http_headers=http_headers)
-        offset = self._file.tell()
-        self._writer.write_record(response)
+        offset = self._append(response)
         target = page.final_url.split("://", 1)[-1]
         path = "/" + target.split("/", 1)[1] if "/" in target else "/"
         request = self._writer.create_warc_record(
@@ -96,7 +109,7 @@ class ArchiveWriter:
                 is_http_request=True),
             warc_headers_dict={"WARC-Concurrent-To":
                                response.rec_headers.get_header("WARC-Record-ID")})
-        self._writer.write_record(request)
+        self._append(request)
         self._file.flush()  # another process (the extract task) may read it next
         return RecordPointer(str(self._file.name), offset)
 

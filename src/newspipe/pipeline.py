@@ -358,26 +358,38 @@ def extract_and_deduplicate(store: Store, arrivals: Iterable[Sequence[int]],
 
 def _extract_batches(store: Store, pool: ExtractionPool, arrivals: Iterable[Sequence[int]],
                      report: Reporter) -> Iterator[list[int]]:
-    """Extract the `fetched` articles of each arriving id list, EXTRACT_BATCH at a time
-    (one read of feed hints and learned boilerplate each); yields the ids extracted."""
-    done = known = 0
-    for arrived in arrivals:
-        known += len(arrived)
-        with store.connect() as connection:
-            ids = repo.articles_with_status(connection, "fetched", arrived)
-        done += len(arrived) - len(ids)  # extracted meanwhile by an overlapping run
-        for batch in _chunks(ids, EXTRACT_BATCH):
+    """Extract the `fetched` articles of each arriving id list and yield the ids extracted,
+    EXTRACT_BATCH at a time. Pages stream through the pool across batches and come back as
+    they complete (a slow page holds up no worker); feed hints and learned boilerplate are
+    read once per batch of jobs."""
+    progress = {"done": 0, "known": 0}
+    boilerplate_of: dict[int, frozenset[str]] = {}
+
+    def jobs() -> Iterator[Job]:
+        for arrived in arrivals:
+            progress["known"] += len(arrived)
             with store.connect() as connection:
-                hints = repo.extraction_hints(connection, batch)
-            boilerplate = _learned_boilerplate(store, {h.feed_id for h in hints.values()})
-            extracted = []
-            for outcome in pool.extract(_extraction_jobs(store, batch, hints)):
-                feed_id = hints[outcome.key].feed_id if outcome.key in hints else None
-                if _save_outcome(store, outcome, boilerplate.get(feed_id, frozenset())):
-                    extracted.append(outcome.key)
-                done += 1
-                report("extract", done, known)
+                ids = repo.articles_with_status(connection, "fetched", arrived)
+            progress["done"] += len(arrived) - len(ids)  # extracted by an overlapping run
+            for batch in _chunks(ids, EXTRACT_BATCH):
+                with store.connect() as connection:
+                    hints = repo.extraction_hints(connection, batch)
+                learned = _learned_boilerplate(store, {h.feed_id for h in hints.values()})
+                for article_id, hint in hints.items():
+                    boilerplate_of[article_id] = learned.get(hint.feed_id, frozenset())
+                yield from _extraction_jobs(store, batch, hints)
+
+    extracted: list[int] = []
+    for outcome in pool.extract(jobs(), ordered=False):
+        if _save_outcome(store, outcome, boilerplate_of.pop(outcome.key, frozenset())):
+            extracted.append(outcome.key)
+        progress["done"] += 1
+        report("extract", progress["done"], progress["known"])
+        if len(extracted) >= EXTRACT_BATCH:
             yield extracted
+            extracted = []
+    if extracted:
+        yield extracted
 
 
 def _save_outcome(store: Store, outcome: Outcome, boilerplate: frozenset[str]) -> bool:

@@ -14,6 +14,7 @@ import os
 import resource
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
@@ -113,16 +114,40 @@ class ExtractionPool:
         self._pool.join()
         self._pool = None
 
-    def extract(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
-        """Outcomes in the order of `jobs`, read lazily: only a few pages per worker are
-        held at any time."""
+    def extract(self, jobs: Iterable[Job], ordered: bool = True) -> Iterator[Outcome]:
+        """Outcomes of `jobs`, read lazily (only a few pages per worker are held at any
+        time): in the order of `jobs`, or with `ordered=False` as they complete, so that a
+        slow page holds up no worker (in order, the others run dry waiting behind it)."""
+        limit = self.workers * IN_FLIGHT_PER_WORKER
+        if ordered:
+            yield from self._in_order(jobs, limit)
+            return
+        in_flight: dict[Future, Job] = {}
+        for job in jobs:
+            scheduled = self._schedule(job)
+            if isinstance(scheduled, ExtractionError):
+                yield Outcome(job.key, error=str(scheduled))
+                continue
+            in_flight[scheduled] = job
+            if len(in_flight) >= limit:
+                yield from self._completed(in_flight)
+        while in_flight:
+            yield from self._completed(in_flight)
+
+    def _in_order(self, jobs: Iterable[Job], limit: int) -> Iterator[Outcome]:
         in_flight: deque[tuple[Job, Any]] = deque()
         for job in jobs:
             in_flight.append((job, self._schedule(job)))
-            if len(in_flight) >= self.workers * IN_FLIGHT_PER_WORKER:
+            if len(in_flight) >= limit:
                 yield self._outcome(*in_flight.popleft())
         while in_flight:
             yield self._outcome(*in_flight.popleft())
+
+    def _completed(self, in_flight: dict[Future, Job]) -> Iterator[Outcome]:
+        """Wait for at least one page; the outcomes of all finished ones."""
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield self._outcome(in_flight.pop(future), future)
 
     def _schedule(self, job: Job):
         """A future, or the error itself when the page is refused before leaving us."""

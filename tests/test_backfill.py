@@ -136,3 +136,14 @@ def test_an_error_placing_articles_stops_the_overlapped_backfill(store, seed_war
     with pytest.raises(StoreError, match="disk full"):
         pipeline.backfill_warc(store, Settings(), [seed_warc], jobs=1)
     assert summary(store)["stories"] == 0
+
+
+def test_a_url_backfill_finishes_what_an_interrupted_run_left(store, seed_server, manifest):
+    settings = seed_server.settings(database_url=store.url)
+    urls = [f"{seed_server.base_url}/{page['path']}" for page in manifest]
+    pipeline.ingest_urls(store, settings, urls)
+    pipeline.extract_articles(store)  # died before placing them in their stories
+    result = pipeline.backfill_urls(store, settings, urls)
+    assert result.imported.article_ids == [] and result.extracted == []
+    assert result.dedup.new_stories == len({p["story"] for p in manifest})
+    assert summary(store)["stories"] == len({p["story"] for p in manifest})

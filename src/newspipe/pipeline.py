@@ -362,15 +362,16 @@ def _extract_batches(store: Store, pool: ExtractionPool, arrivals: Iterable[Sequ
     EXTRACT_BATCH at a time. Pages stream through the pool across batches and come back as
     they complete (a slow page holds up no worker); feed hints and learned boilerplate are
     read once per batch of jobs."""
-    progress = {"done": 0, "known": 0}
+    done = known = 0
     boilerplate_of: dict[int, frozenset[str]] = {}
 
     def jobs() -> Iterator[Job]:
+        nonlocal done, known
         for arrived in arrivals:
-            progress["known"] += len(arrived)
+            known += len(arrived)
             with store.connect() as connection:
                 ids = repo.articles_with_status(connection, "fetched", arrived)
-            progress["done"] += len(arrived) - len(ids)  # extracted by an overlapping run
+            done += len(arrived) - len(ids)  # extracted by an overlapping run
             for batch in _chunks(ids, EXTRACT_BATCH):
                 with store.connect() as connection:
                     hints = repo.extraction_hints(connection, batch)
@@ -383,8 +384,8 @@ def _extract_batches(store: Store, pool: ExtractionPool, arrivals: Iterable[Sequ
     for outcome in pool.extract(jobs(), ordered=False):
         if _save_outcome(store, outcome, boilerplate_of.pop(outcome.key, frozenset())):
             extracted.append(outcome.key)
-        progress["done"] += 1
-        report("extract", progress["done"], progress["known"])
+        done += 1
+        report("extract", done, known)
         if len(extracted) >= EXTRACT_BATCH:
             yield extracted
             extracted = []
@@ -601,7 +602,6 @@ def backfill_warc(store: Store, settings: Settings, paths: Sequence[str | os.Pat
     thread imports batch after batch while the pool extracts those already stored and
     another thread places them in their stories (see `extract_and_deduplicate`). Articles
     an interrupted earlier run left `fetched` or `extracted` are finished too."""
-    deduplicator = deduplicator_for(settings)
     arrivals: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
     stop = threading.Event()
 
@@ -615,15 +615,31 @@ def backfill_warc(store: Store, settings: Settings, paths: Sequence[str | os.Pat
                                     on_batch=hand_over)
         importing.add_done_callback(lambda _: arrivals.put(None))
         try:
-            extracted, placed = extract_and_deduplicate(
-                store, chain([fetched_article_ids(store)], iter(arrivals.get, None)),
-                deduplicator, report, jobs)
+            extracted, placed = _finish_pending(store, settings, iter(arrivals.get, None),
+                                                report, jobs)
         except BaseException:
             stop.set()
             raise
-        imported = importing.result()
-    placed.merge(deduplicate_articles(store, deduplicator=deduplicator))  # earlier leftovers
-    return BackfillResult(imported, extracted, placed)
+        return BackfillResult(importing.result(), extracted, placed)
+
+
+def backfill_urls(store: Store, settings: Settings, urls: Iterable[str],
+                  report: Reporter = _no_report, jobs: int | None = None) -> BackfillResult:
+    """Fetch a list of URLs (`ingest_urls`), then extract and place them and whatever an
+    interrupted earlier run left behind."""
+    imported = ingest_urls(store, settings, urls, report)
+    return BackfillResult(imported, *_finish_pending(store, settings, [], report, jobs))
+
+
+def _finish_pending(store: Store, settings: Settings, arrivals: Iterable[Sequence[int]],
+                    report: Reporter, jobs: int | None) -> tuple[list[int], DedupResult]:
+    """Extract and place the articles waiting now, then those of `arrivals` as they come;
+    last, place any article left `extracted` by an earlier run."""
+    deduplicator = deduplicator_for(settings)
+    extracted, placed = extract_and_deduplicate(
+        store, chain([fetched_article_ids(store)], arrivals), deduplicator, report, jobs)
+    placed.merge(deduplicate_articles(store, deduplicator=deduplicator))
+    return extracted, placed
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

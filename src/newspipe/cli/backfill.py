@@ -67,11 +67,8 @@ def backfill(
             _reprocess(store, settings, parse_day_or_time(since), parse_day_or_time(until),
                        extract, dedup, report)
         elif urls is not None:
-            imported = pipeline.ingest_urls(store, settings, read_url_list(urls), report)
-            extracted, placed = pipeline.extract_and_deduplicate(
-                store, [pipeline.fetched_article_ids(store)],
-                pipeline.deduplicator_for(settings), report)
-            _print_backfill(pipeline.BackfillResult(imported, extracted, placed))
+            _print_backfill(pipeline.backfill_urls(store, settings, read_url_list(urls),
+                                                   report))
         else:
             for path in warc or []:
                 if not path.is_file():

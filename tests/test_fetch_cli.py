@@ -75,6 +75,12 @@ def test_feeds_add_poll_list_remove(tmp_path, server):
                        env=env)
     assert json.loads(checked.stdout)["health"]["last_status"] == 200
 
+    resumed = newspipe("feeds", "resume", server.url("/gone.xml"), *db, cwd=tmp_path)
+    assert resumed.returncode == 0 and "resumed feed" in resumed.stdout + resumed.stderr
+    listed = newspipe("feeds", "list", "--json", *db, cwd=tmp_path)
+    health = {f["url"]: f for f in map(json.loads, listed.stdout.splitlines())}
+    assert health[server.url("/gone.xml")]["paused_reason"] is None
+
     removed = newspipe("feeds", "remove", server.url("/gone.xml"), *db, cwd=tmp_path)
     assert removed.returncode == 0, removed.stderr
     missing = newspipe("feeds", "remove", server.url("/gone.xml"), *db, cwd=tmp_path)

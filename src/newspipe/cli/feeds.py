@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -19,6 +20,9 @@ from newspipe.fetch import http
 from newspipe.fetch.feeds import FeedError, parse_feed
 from newspipe.models import FeedRole, FeedSpec, ParsedFeed
 from newspipe.store import StoreError, open_store, repo
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 feeds_app = typer.Typer(no_args_is_help=True, help="The feeds the store polls, and their health.")
 app.add_typer(feeds_app, name="feeds")
@@ -45,27 +49,25 @@ def feeds_add(
 @feeds_app.command("remove")
 def feeds_remove(url_or_id: str, db: DbOption = None) -> None:
     """Remove a feed and its entries (articles already fetched stay)."""
-    store = open_store(settings_for(None, db).database_url)
-    with store.begin() as connection:
-        feed_id = _existing_feed(connection, url_or_id)
-        repo.remove_feed(connection, feed_id)
-    console.print(f"removed feed {feed_id}")
+    console.print(f"removed feed {_change_feed(url_or_id, db, repo.remove_feed)}")
 
 
 @feeds_app.command("resume")
 def feeds_resume(url_or_id: str, db: DbOption = None) -> None:
     """Un-pause a feed and forget its failures: it is polled at the next run."""
+    console.print(f"resumed feed {_change_feed(url_or_id, db, repo.resume_feed)}")
+
+
+def _change_feed(url_or_id: str, db: str | None,
+                 change: Callable[[Connection, int], None]) -> int:
+    """Apply `change` (connection, feed id) to the feed named by URL or id, in one
+    transaction; returns its id. An unknown feed is one clear error."""
     store = open_store(settings_for(None, db).database_url)
     with store.begin() as connection:
-        feed_id = _existing_feed(connection, url_or_id)
-        repo.resume_feed(connection, feed_id)
-    console.print(f"resumed feed {feed_id}")
-
-
-def _existing_feed(connection, url_or_id: str) -> int:
-    feed_id = repo.feed_id_by_url_or_id(connection, url_or_id)
-    if feed_id is None:
-        raise UserError(f"no feed {url_or_id!r} in the store (see `newspipe feeds list`)")
+        feed_id = repo.feed_id_by_url_or_id(connection, url_or_id)
+        if feed_id is None:
+            raise UserError(f"no feed {url_or_id!r} in the store (see `newspipe feeds list`)")
+        change(connection, feed_id)
     return feed_id
 
 

@@ -20,12 +20,11 @@ newspipe DAG.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 from newspipe_common import (
     CANONICAL_STORE,
-    DEFAULT_ARGS,
+    DAG_DEFAULTS,
     HTTP_POOL,
     batch_size,
     batches,
@@ -42,10 +41,7 @@ DATE = {"type": ["null", "string"], "format": "date"}
     dag_id="newspipe_backfill",
     # Daily data intervals for `airflow backfill create`; the scheduled run does nothing.
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_DEFAULTS,
     tags=["newspipe"],
     doc_md=__doc__,
     params={

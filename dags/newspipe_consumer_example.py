@@ -14,9 +14,8 @@ import json
 import logging
 import os
 
-import pendulum
 from airflow.sdk import dag, get_current_context, task
-from newspipe_common import CANONICAL_STORE, DEFAULT_ARGS, open_store, settings
+from newspipe_common import CANONICAL_STORE, DAG_DEFAULTS, open_store, settings
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +23,7 @@ log = logging.getLogger(__name__)
 @dag(
     dag_id="newspipe_consumer_example",
     schedule=[CANONICAL_STORE],
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_DEFAULTS,
     tags=["newspipe", "example"],
     doc_md=__doc__,
 )

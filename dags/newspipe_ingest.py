@@ -23,7 +23,7 @@ import pendulum
 from airflow.sdk import dag, task
 from newspipe_common import (
     CANONICAL_STORE,
-    DEFAULT_ARGS,
+    DAG_DEFAULTS,
     HTTP_POOL,
     batch_size,
     batches,
@@ -40,10 +40,7 @@ AFTER_MAPPED = "none_failed"
 @dag(
     dag_id="newspipe_ingest",
     schedule=os.environ.get("NEWSPIPE_INGEST_SCHEDULE", "*/15 * * * *"),
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_DEFAULTS,
     dagrun_timeout=pendulum.duration(hours=2),
     tags=["newspipe"],
     doc_md=__doc__,

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 
-import pendulum
 from airflow.sdk import dag, task
-from newspipe_common import DEFAULT_ARGS, open_store, settings
+from newspipe_common import DAG_DEFAULTS, open_store, settings
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +18,7 @@ log = logging.getLogger(__name__)
 @dag(
     dag_id="newspipe_maintenance",
     schedule="@daily",
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_DEFAULTS,
     tags=["newspipe"],
     doc_md=__doc__,
 )

@@ -17,7 +17,6 @@ from lxml.html import HtmlElement
 from trafilatura.metadata import (
     META_URL,
     examine_meta,
-    extract_author,
     extract_meta_json,
     extract_sitename,
     extract_title,
@@ -25,6 +24,7 @@ from trafilatura.metadata import (
 )
 from trafilatura.settings import Document
 
+from newspipe.extract.byline import search_author
 from newspipe.extract.cleanup import normalized
 
 # schema.org types whose articleBody / dates describe the page's own article.
@@ -136,7 +136,7 @@ def page_metadata(tree: HtmlElement, url: str | None,
     with contextlib.suppress(Exception):
         metadata = extract_meta_json(tree, metadata)
     metadata.title = metadata.title or extract_title(tree)
-    metadata.author = metadata.author or extract_author(tree)
+    metadata.author = metadata.author or search_author(tree)
     metadata.url = metadata.url or extract_url(tree, url)
     metadata.date = find_date(tree, **date_options, url=metadata.url)
     metadata.sitename = _sitename(metadata.sitename or extract_sitename(tree), metadata.url)

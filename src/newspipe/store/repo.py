@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -169,36 +169,63 @@ def articles_with_status(connection: Connection, status: str,
     return list(connection.scalars(query))
 
 
+_PAGE_COLUMNS = (articles.c.id, articles.c.url, articles.c.final_url, articles.c.content_type,
+                 articles.c.charset, articles.c.warc_file, articles.c.warc_offset)
+
+
+def archived_pages(connection: Connection, article_ids: Sequence[int]) -> dict[int, Row]:
+    """Where each article's archived response is (rows as `load_page` gives, without the
+    body); articles with no archived page are left out."""
+    return {row.id: row for row in connection.execute(select(*_PAGE_COLUMNS).where(
+        articles.c.id.in_(article_ids), articles.c.warc_file.is_not(None)))}
+
+
+def read_page_body(row: Row) -> bytes | None:
+    """The body of an archived response; None when its record cannot be read."""
+    try:
+        return read_response(row.warc_file, row.warc_offset).body
+    except ArchiveError as exc:  # moved or deleted archive: say where it was looked for
+        log.warning("article %s: %s", row.id, exc)
+        return None
+
+
 def load_page(connection: Connection, article_id: int) -> tuple[Row, bytes] | None:
     """(row with .url, .final_url, .charset, .content_type, body bytes) from the WARC
     archive; None when the article has no archived page or its record cannot be read."""
-    row = connection.execute(select(
-        articles.c.id, articles.c.url, articles.c.final_url, articles.c.content_type,
-        articles.c.charset, articles.c.warc_file, articles.c.warc_offset,
-    ).where(articles.c.id == article_id, articles.c.warc_file.is_not(None))).first()
-    if row is None:
-        return None
-    try:
-        return row, read_response(row.warc_file, row.warc_offset).body
-    except ArchiveError as exc:  # moved or deleted archive: say where it was looked for
-        log.warning("article %s: %s", article_id, exc)
-        return None
+    row = archived_pages(connection, [article_id]).get(article_id)
+    body = read_page_body(row) if row is not None else None
+    return (row, body) if body is not None else None
 
 
-def save_extraction(connection: Connection, article_id: int, extracted: ExtractedArticle) -> None:
-    """Store extracted text and metadata; values the page lacks keep the feed's."""
-    current = connection.execute(select(articles).where(articles.c.id == article_id)).one()
-    # Only a `fetched` article: a slower overlapping run must not pull an article that was
-    # placed in its story meanwhile back to `extracted` (it would be placed twice).
-    connection.execute(update(articles).where(articles.c.id == article_id,
-                                              articles.c.status == "fetched").values(
-        status="extracted", error=None, text=extracted.text,
-        title=extracted.title or current.title,
-        author=extracted.author or current.author,
-        published_at=best_published_at(extracted.published_at, current.published_at),
-        modified_at=extracted.updated_at, language=extracted.language,
-        sitename=extracted.sitename, description=extracted.description, image=extracted.image,
-        updated_at=utcnow()))
+def save_extractions(connection: Connection,
+                     extracted: Sequence[tuple[int, ExtractedArticle]]) -> None:
+    """Store extracted texts and metadata, one statement for all; values a page lacks keep
+    the feed's. Only `fetched` articles change: a slower overlapping run must not pull an
+    article placed in its story meanwhile back to `extracted` (it would be placed twice)."""
+    if not extracted:
+        return
+    current = {row.id: row for row in connection.execute(
+        select(articles.c.id, articles.c.title, articles.c.author, articles.c.published_at)
+        .where(articles.c.id.in_([article_id for article_id, _ in extracted])))}
+    now = utcnow()
+    rows = [(article_id, _extraction_values(article, current[article_id], now))
+            for article_id, article in extracted]
+    statement = (update(articles)
+                 .where(articles.c.id == bindparam("_id"), articles.c.status == "fetched")
+                 .values({column: bindparam(f"v_{column}") for column in rows[0][1]}))
+    connection.execute(statement, [
+        {"_id": article_id, **{f"v_{column}": value for column, value in values.items()}}
+        for article_id, values in rows])
+
+
+def _extraction_values(extracted: ExtractedArticle, current: Row, now: datetime) -> dict:
+    return {"status": "extracted", "error": None, "text": extracted.text,
+            "title": extracted.title or current.title,
+            "author": extracted.author or current.author,
+            "published_at": best_published_at(extracted.published_at, current.published_at),
+            "modified_at": extracted.updated_at, "language": extracted.language,
+            "sitename": extracted.sitename, "description": extracted.description,
+            "image": extracted.image, "updated_at": now}
 
 
 def extraction_hints(connection: Connection, article_ids: Sequence[int]) -> dict[int, Row]:
@@ -224,8 +251,16 @@ def recent_feed_texts(connection: Connection, feed_id: int, limit: int = 200) ->
 
 
 def mark_failed(connection: Connection, article_id: int, error: str) -> None:
-    connection.execute(update(articles).where(articles.c.id == article_id).values(
-        status="failed", error=error, updated_at=utcnow()))
+    mark_all_failed(connection, [(article_id, error)])
+
+
+def mark_all_failed(connection: Connection, failures: Sequence[tuple[int, str]]) -> None:
+    """Record each article's failure with its reason, one statement for all."""
+    if failures:
+        connection.execute(
+            update(articles).where(articles.c.id == bindparam("_id"))
+            .values(status="failed", error=bindparam("_error"), updated_at=utcnow()),
+            [{"_id": article_id, "_error": error} for article_id, error in failures])
 
 
 def article_text(connection: Connection, article_id: int) -> str | None:

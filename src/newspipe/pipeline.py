@@ -611,12 +611,10 @@ def import_warc(store: Store, settings: Settings, paths: Sequence[str | os.PathL
             try:
                 for batch in _chunks(warc_import.read_html_responses(path), batch_size):
                     with store.begin() as connection:
-                        stored = [_store_page(connection, warc, feed_id, page, settings)
-                                  for page in batch]
-                    new = [a for a in stored if a is not None]
+                        new = _store_pages(connection, warc, feed_id, batch, settings)
                     result.records += len(batch)
                     result.article_ids += new
-                    result.skipped += len(stored) - len(new)
+                    result.skipped += len(batch) - len(new)
                     report("import", result.records, 0)
                     if on_batch is not None:
                         on_batch(new)
@@ -690,29 +688,35 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _store_page(connection, warc: archive.ArchiveWriter, feed_id: int, page,
-                settings: Settings) -> int | None:
-    """One imported page -> entry + fetched article, its response copied into newspipe's
-    own raw archive (the imported file may go). None when its URL is unusable, its body
-    too large, or the URL already known."""
-    try:
-        canonical = canonical_url(page.url)
-    except BadURL:
-        return None
-    if len(page.content) > settings.max_body_bytes:
-        return None
-    if repo.article_id_by_url(connection, canonical) is not None:
-        return None
-    new = repo.insert_new_entries(
-        connection, feed_id, [(ParsedEntry(key=page.url, url=page.url), canonical)])
-    if not new:
-        return None
-    (entry,) = repo.pending_entries(connection, new)
-    article_id = repo.create_article(connection, entry, canonical, status="fetched",
-                                     http_status=page.status,
-                                     source=urlsplit(page.url).hostname)
-    repo.save_page(connection, article_id, page, warc.write(page))
-    return article_id
+def _store_pages(connection, warc: archive.ArchiveWriter, feed_id: int, pages: Sequence,
+                 settings: Settings) -> list[int]:
+    """Imported pages -> entries + fetched articles, each response copied into newspipe's
+    own raw archive (the imported file may go); the new article ids. A page is skipped when
+    its URL is unusable, its body too large, or its URL already known (or met earlier in
+    the batch). A few statements for the whole batch, not a few per page."""
+    wanted: dict[str, tuple[str, object]] = {}  # entry key -> (canonical URL, page)
+    for page in pages:
+        try:
+            canonical = canonical_url(page.url)
+        except BadURL:
+            continue
+        if len(page.content) <= settings.max_body_bytes:
+            wanted.setdefault(page.url, (canonical, page))
+    known = repo.known_urls(connection, [canonical for canonical, _ in wanted.values()])
+    fresh: dict[str, tuple[str, object]] = {}
+    for key, (canonical, page) in wanted.items():
+        if canonical not in known:
+            known.add(canonical)
+            fresh[key] = (canonical, page)
+    new = repo.insert_new_entries(connection, feed_id, [
+        (ParsedEntry(key=key, url=key), canonical) for key, (canonical, _) in fresh.items()])
+    created = []
+    for entry in repo.pending_entries(connection, new):
+        canonical, page = fresh[entry.key]
+        created.append(repo.NewArticle(entry, canonical, "fetched", http_status=page.status,
+                                       source=urlsplit(page.url).hostname, page=page,
+                                       pointer=warc.write(page)))
+    return repo.create_articles(connection, created)
 
 
 def ingest_urls(store: Store, settings: Settings, urls: Iterable[str],

@@ -18,7 +18,6 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    insert,
     select,
     true,
 )
@@ -89,9 +88,20 @@ def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]]) -> Non
     if connection.dialect.name == "postgresql":
         _copy_rows(connection, unique, now)
         return
-    connection.execute(insert(lsh_buckets), [
-        {"bucket": bucket, "article_id": article_id, "indexed_at": now}
-        for article_id, buckets in unique for bucket in buckets])
+    _insert_rows(connection, unique, now)
+
+
+def _insert_rows(connection: Connection, unique: Sequence[tuple[int, list[int]]],
+                 at: datetime) -> None:
+    """One driver-level executemany of plain tuples: SQLAlchemy's per-row parameter
+    processing cost more than SQLite's inserts (the time converted once, by the column's
+    own type, so it is stored exactly as SQLAlchemy stores it)."""
+    to_database = lsh_buckets.c.indexed_at.type.bind_processor(connection.dialect)
+    stored_at = to_database(at) if to_database else at
+    connection.exec_driver_sql(
+        "INSERT INTO lsh_buckets (bucket, article_id, indexed_at) VALUES (?, ?, ?)",
+        [(bucket, article_id, stored_at) for article_id, buckets in unique
+         for bucket in buckets])
 
 
 # PostgreSQL's binary COPY: a header, then per row its field count and each field's size

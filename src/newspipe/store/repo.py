@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
@@ -133,23 +134,73 @@ def article_id_by_url(connection: Connection, canonical: str) -> int | None:
     return found
 
 
+def known_urls(connection: Connection, canonicals: Sequence[str]) -> set[str]:
+    """Which of these canonical URLs have an article (as `article_id_by_url` finds them)."""
+    if not canonicals:
+        return set()
+    own = select(articles.c.canonical_url).where(articles.c.canonical_url.in_(canonicals))
+    linked = select(entries.c.canonical_url).where(entries.c.canonical_url.in_(canonicals),
+                                                   entries.c.article_id.is_not(None))
+    return set(connection.scalars(own.union(linked)))
+
+
 def link_entry(connection: Connection, entry_id: int, article_id: int) -> None:
     connection.execute(update(entries).where(entries.c.id == entry_id)
                        .values(article_id=article_id))
 
 
+@dataclass
+class NewArticle:
+    """An article to create for a pending entry (a row of `pending_entries`), with its
+    archived page when it has one."""
+
+    entry: Row
+    canonical: str
+    status: str
+    error: str | None = None
+    http_status: int | None = None
+    source: str | None = None
+    page: FetchedPage | None = None
+    pointer: RecordPointer | None = None
+
+
+def create_articles(connection: Connection, new: Sequence[NewArticle]) -> list[int]:
+    """Create the articles and link each entry to its own, in two statements for all;
+    their ids, in order."""
+    if not new:
+        return []
+    now = utcnow()
+    ids = list(connection.scalars(
+        insert(articles).returning(articles.c.id, sort_by_parameter_order=True),
+        [_article_row(article, now) for article in new]))
+    connection.execute(
+        update(entries).where(entries.c.id == bindparam("_entry"))
+        .values(article_id=bindparam("_article")),
+        [{"_entry": article.entry.id, "_article": article_id}
+         for article, article_id in zip(new, ids, strict=True)])
+    return ids
+
+
+def _article_row(new: NewArticle, now: datetime) -> dict:
+    entry, page, pointer = new.entry, new.page, new.pointer
+    return {"url": entry.url, "canonical_url": new.canonical, "feed_id": entry.feed_id,
+            "source": new.source or entry.feed_name, "role": entry.feed_role,
+            "status": new.status, "error": new.error, "http_status": new.http_status,
+            "fetched_at": now if new.http_status else None, "title": entry.title,
+            "author": entry.author, "published_at": entry.published_at,
+            "first_seen_at": now, "updated_at": now,
+            "final_url": page.final_url if page else None,
+            "content_type": page.content_type if page else None,
+            "charset": page.charset if page else None,
+            "warc_file": pointer.path if pointer else None,
+            "warc_offset": pointer.offset if pointer else None}
+
+
 def create_article(connection: Connection, entry: Row, canonical: str, *,
                    status: str, error: str | None = None, http_status: int | None = None,
                    source: str | None = None) -> int:
-    now = utcnow()
-    article_id = connection.execute(insert(articles).values(
-        url=entry.url, canonical_url=canonical, feed_id=entry.feed_id,
-        source=source or entry.feed_name,
-        role=entry.feed_role, status=status, error=error, http_status=http_status,
-        fetched_at=now if http_status else None, title=entry.title, author=entry.author,
-        published_at=entry.published_at, first_seen_at=now, updated_at=now,
-    )).inserted_primary_key[0]
-    link_entry(connection, entry.id, article_id)
+    (article_id,) = create_articles(connection, [NewArticle(
+        entry, canonical, status, error=error, http_status=http_status, source=source)])
     return article_id
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from newspipe.store.read import RECORD_FIELDS
 
-NEWSPIPE = [sys.executable, "-c", "from newspipe.cli import main; main()"]
+NEWSPIPE = [sys.executable, "-c", "from newspipe.workers import main; main()"]
 
 
 def newspipe(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

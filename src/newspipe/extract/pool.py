@@ -9,7 +9,6 @@ pages and workers are replaced every few thousand, so it stays flat too.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import resource
 from collections import deque
@@ -25,6 +24,7 @@ from trafilatura.meta import reset_caches
 from newspipe.extract.core import FeedHints, extract_article
 from newspipe.extract.guard import DEFAULT_LIMITS, ExtractionError, Limits, check_size
 from newspipe.models import ExtractedArticle
+from newspipe.workers import mp_context
 
 CACHE_RESET_EVERY = 256
 PAGES_PER_WORKER = 5000
@@ -84,15 +84,6 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _mp_context():
-    """forkserver: workers start from a clean, single-threaded process (forking a process
-    with threads, as Airflow's and rich's are, can deadlock), with the extraction stack
-    already imported so a replaced worker starts in milliseconds."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["newspipe.extract.pool", "newspipe.extract._warm"])
-    return context
-
-
 class ExtractionPool:
     """`with ExtractionPool(jobs) as pool: for outcome in pool.extract(jobs): ...`"""
 
@@ -105,7 +96,7 @@ class ExtractionPool:
         self._pool = ProcessPool(max_workers=self.workers, max_tasks=PAGES_PER_WORKER,
                                  initializer=_limit_worker_memory,
                                  initargs=(self.limits.max_worker_memory_bytes,),
-                                 context=_mp_context())
+                                 context=mp_context())
         return self
 
     def __exit__(self, *exc_info) -> None:

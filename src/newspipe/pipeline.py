@@ -443,9 +443,10 @@ def _extraction_jobs(batch: Sequence[int], pages: dict[int, Row],
 
 class _LearnedBoilerplate:
     """Per feed, the lines that recur across its latest texts (`cleanup.learn_boilerplate`
-    over the last 200), learned again as this run saves more of the feed's articles: after
-    64 of them, then after as many as were learned from (128, 256, ... at most 200), not
-    before each batch (learning costs ~0.5 ms an article)."""
+    over the last 200), learned again as this run saves more of the feed's articles: once
+    as many again as it was learned from, at least 64 (a new feed: after 64, 128, 256 of
+    them, then every 200), rather than before every batch (learning costs ~0.5 ms an
+    article)."""
 
     def __init__(self, store: Store):
         self.store = store

@@ -147,3 +147,35 @@ def test_a_url_backfill_finishes_what_an_interrupted_run_left(store, seed_server
     assert result.imported.article_ids == [] and result.extracted == []
     assert result.dedup.new_stories == len({p["story"] for p in manifest})
     assert summary(store)["stories"] == len({p["story"] for p in manifest})
+
+
+def test_an_import_batch_skips_repeats_unusable_urls_and_oversized_pages(store, tmp_path):
+    """A batch is stored in a few statements for all its pages: the same rules as one page
+    at a time (a URL met earlier in the batch or known from a former import is skipped, by
+    its canonical form; an unusable URL or a body over the limit is skipped)."""
+    from newspipe.fetch.warc_import import write_html_warc
+    from newspipe.store import repo
+
+    page = b"<html><body><p>" + b"words " * 50 + b"</p></body></html>"
+    first, second = tmp_path / "first.warc.gz", tmp_path / "second.warc.gz"
+    write_html_warc(first, [
+        ("https://news.example.org/a", page),
+        ("https://news.example.org/a?utm_source=feed", page),  # the same article
+        ("https://news.example.org/a", page),  # the same record again
+        ("http://[news.example.org/b", page),  # an unusable URL
+        ("https://news.example.org/big", page * 100),  # over max_body_bytes
+        ("https://news.example.org/c", page),
+    ])
+    write_html_warc(second, [("https://news.example.org/c#comments", page),
+                             ("https://news.example.org/d", page)])
+    settings = Settings(max_body_bytes=10 * len(page))
+
+    imported = pipeline.import_warc(store, settings, [first], batch_size=100)
+    assert (imported.records, len(imported.article_ids), imported.skipped) == (6, 2, 4)
+    again = pipeline.import_warc(store, settings, [second], batch_size=100)
+    assert (again.records, len(again.article_ids), again.skipped) == (2, 1, 1)
+
+    with store.connect() as connection:
+        loaded = {row.url: repo.read_page_body(row) for row in repo.archived_pages(
+            connection, imported.article_ids + again.article_ids).values()}
+    assert loaded == {f"https://news.example.org/{name}": page for name in "acd"}

@@ -703,7 +703,8 @@ def _store_pages(connection, warc: archive.ArchiveWriter, feed_id: int, pages: S
             continue
         if len(page.content) <= settings.max_body_bytes:
             wanted.setdefault(page.url, (canonical, page))
-    known = repo.known_urls(connection, [canonical for canonical, _ in wanted.values()])
+    known = set(repo.article_ids_by_url(
+        connection, [canonical for canonical, _ in wanted.values()]))
     fresh: dict[str, tuple[str, object]] = {}
     for key, (canonical, page) in wanted.items():
         if canonical not in known:

@@ -36,7 +36,6 @@ _DISCARD_ID = re.compile("^comments|comment-?list|ProductReviews").search
 _DISCARD_CLASS = re.compile(
     "^[Cc]omments|commentlist|comments-list|sidebar|is-hidden|quote|embedly-instagram"
     "|article-(?:share|support)|print|category|meta-date|meta-reviewer").search
-_ATTRIBUTES = ("class", "id", "itemprop", "rel", "data-testid", "data-component")
 # A quick test that lets most elements go without applying the rules: every class or id
 # value a rule can match contains one of these, and the other attributes are rare.
 _MAY_MATCH = re.compile(
@@ -44,7 +43,7 @@ _MAY_MATCH = re.compile(
     "|xiaobian|submitted-by|posted-by|journalist-name|[Cc]omment|ProductReviews|sidebar"
     "|is-hidden|quote|embedly-instagram|article-(?:share|support)|print|category|meta-date"
     "|meta-reviewer|^title$|^date$").search
-_RARE_ATTRIBUTES = frozenset(_ATTRIBUTES[2:])
+_RARE_ATTRIBUTES = frozenset({"itemprop", "rel", "data-testid", "data-component"})
 _TAGS_ALONE = _ALWAYS_DISCARDED | {"author"}
 
 
@@ -61,7 +60,9 @@ class _Attributes:
     @classmethod
     def of(cls, element: HtmlElement) -> _Attributes:
         get = element.get
-        return cls(element.tag, *(get(name) or "" for name in _ATTRIBUTES))
+        return cls(element.tag, css=get("class") or "", id=get("id") or "",
+                   itemprop=get("itemprop") or "", rel=get("rel") or "",
+                   testid=get("data-testid") or "", component=get("data-component") or "")
 
 
 def _may_match(element: HtmlElement) -> bool:

@@ -125,23 +125,20 @@ def pending_entries(connection: Connection, entry_ids: Sequence[int] | None = No
 
 
 def article_id_by_url(connection: Connection, canonical: str) -> int | None:
-    """The article known by this canonical URL: its own (rel=canonical, final URL), or
-    the canonical link of an entry already linked to it."""
-    found = connection.scalar(select(articles.c.id).where(articles.c.canonical_url == canonical))
-    if found is None:
-        found = connection.scalar(select(entries.c.article_id).where(
-            entries.c.canonical_url == canonical, entries.c.article_id.is_not(None)).limit(1))
-    return found
+    """The article known by this canonical URL (see `article_ids_by_url`)."""
+    return article_ids_by_url(connection, [canonical]).get(canonical)
 
 
-def known_urls(connection: Connection, canonicals: Sequence[str]) -> set[str]:
-    """Which of these canonical URLs have an article (as `article_id_by_url` finds them)."""
+def article_ids_by_url(connection: Connection, canonicals: Sequence[str]) -> dict[str, int]:
+    """The articles known by these canonical URLs: by their own (rel=canonical, final URL),
+    else by the canonical link of an entry already linked to them."""
     if not canonicals:
-        return set()
-    own = select(articles.c.canonical_url).where(articles.c.canonical_url.in_(canonicals))
-    linked = select(entries.c.canonical_url).where(entries.c.canonical_url.in_(canonicals),
-                                                   entries.c.article_id.is_not(None))
-    return set(connection.scalars(own.union(linked)))
+        return {}
+    linked = connection.execute(select(entries.c.canonical_url, entries.c.article_id).where(
+        entries.c.canonical_url.in_(canonicals), entries.c.article_id.is_not(None)))
+    own = connection.execute(select(articles.c.canonical_url, articles.c.id).where(
+        articles.c.canonical_url.in_(canonicals)))
+    return dict(linked.all()) | dict(own.all())
 
 
 def link_entry(connection: Connection, entry_id: int, article_id: int) -> None:

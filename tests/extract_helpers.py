@@ -19,13 +19,13 @@ def stored_article(store, name: str, content: bytes | None) -> int:
         [entry_id] = repo.insert_new_entries(
             connection, feed_id, [(ParsedEntry(key=name, url=url, title=f"About {name}"), url)])
         [entry] = repo.pending_entries(connection, [entry_id])
-        article_id = repo.create_article(connection, entry, url, status="fetched",
-                                         http_status=200)
+        new = repo.NewArticle(entry, url, "fetched", http_status=200)
         if content is not None:
-            page = FetchedPage(url=url, final_url=url, status=200, content=content,
-                               content_type="text/html", charset="utf-8")
+            new.page = FetchedPage(url=url, final_url=url, status=200, content=content,
+                                   content_type="text/html", charset="utf-8")
             with ArchiveWriter(os.environ["NEWSPIPE_ARCHIVE_DIR"]) as archive:
-                repo.save_page(connection, article_id, page, archive.write(page))
+                new.pointer = archive.write(new.page)
+        (article_id,) = repo.create_articles(connection, [new])
     return article_id
 
 

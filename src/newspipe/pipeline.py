@@ -274,14 +274,11 @@ def _store_article(store: Store, group: list, page, pointer, error: str | None) 
     if canonical != entry.canonical_url and _link_to_known(store, group, canonical):
         return None
     try:
+        new = (repo.NewArticle(entry, canonical, "failed", error=error) if page is None
+               else repo.NewArticle(entry, canonical, "fetched", http_status=page.status,
+                                    page=page, pointer=pointer))
         with store.begin() as connection:
-            if page is None:
-                article_id = repo.create_article(connection, entry, canonical,
-                                                 status="failed", error=error)
-            else:
-                article_id = repo.create_article(connection, entry, canonical,
-                                                 status="fetched", http_status=page.status)
-                repo.save_page(connection, article_id, page, pointer)
+            (article_id,) = repo.create_articles(connection, [new])
             for other in group[1:]:
                 repo.link_entry(connection, other.id, article_id)
     except IntegrityError:

@@ -193,22 +193,6 @@ def _article_row(new: NewArticle, now: datetime) -> dict:
             "warc_offset": pointer.offset if pointer else None}
 
 
-def create_article(connection: Connection, entry: Row, canonical: str, *,
-                   status: str, error: str | None = None, http_status: int | None = None,
-                   source: str | None = None) -> int:
-    (article_id,) = create_articles(connection, [NewArticle(
-        entry, canonical, status, error=error, http_status=http_status, source=source)])
-    return article_id
-
-
-def save_page(connection: Connection, article_id: int, page: FetchedPage,
-              pointer: RecordPointer) -> None:
-    """Point the article at its archived response (the body itself is in the WARC file)."""
-    connection.execute(update(articles).where(articles.c.id == article_id).values(
-        final_url=page.final_url, content_type=page.content_type, charset=page.charset,
-        warc_file=pointer.path, warc_offset=pointer.offset))
-
-
 def articles_with_status(connection: Connection, status: str,
                          article_ids: Sequence[int] | None = None) -> list[int]:
     query = select(articles.c.id).where(articles.c.status == status).order_by(articles.c.id)

@@ -26,11 +26,12 @@ from newspipe.store.schema import articles
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
 
-def place(store, rows: list[dict], deduplicator: Deduplicator | None = None) -> dict[str, int]:
+def place(store, rows: list[dict], deduplicator: Deduplicator | None = None,
+          batch_size: int = pipeline.DEDUP_BATCH_SIZE) -> dict[str, int]:
     """Store rows as extracted articles, de-duplicate them; key -> cluster id."""
     with store.begin() as connection:
         ids = repo.insert_extracted_articles(connection, rows)
-    pipeline.deduplicate_articles(store, ids, deduplicator)
+    pipeline.deduplicate_articles(store, ids, deduplicator, batch_size=batch_size)
     with store.connect() as connection:
         cluster_of = dict(connection.execute(
             select(articles.c.id, articles.c.cluster_id).where(articles.c.id.in_(ids))).all())
@@ -86,6 +87,29 @@ def test_all_copies_one_story_distinct_stories_and_traps_apart(store):
     others = [clusters[k] for k in clusters if not k.startswith(("copy-", "original"))]
     assert len(set(others)) == len(others), "distinct stories or traps were merged"
     assert clusters["original"] not in others
+
+
+def test_batches_fingerprinted_ahead_place_copies_across_batches(store):
+    """Batches of 2: each batch's fingerprints are computed while the one before is
+    placed; copies in later batches still join the story an earlier batch started, and
+    the stories are the same as with the whole corpus in one batch."""
+    original = story(1)
+    rows = [row("original", text(original)), row("other", text(story(2)), 1)]
+    rows += [row(f"copy-{family}", text(edit(original)), minutes)
+             for minutes, (family, edit) in enumerate(sorted(EDIT_FAMILIES.items()), start=2)]
+    rows += [row(f"trap-{n}", body, 90 + n) for n, body in enumerate(EARNINGS_TRAPS)]
+    clusters = place(store, rows, batch_size=2)
+
+    assert {clusters[k] for k in clusters if k.startswith("copy-")} == {clusters["original"]}
+    assert len({clusters[k] for k in clusters if not k.startswith("copy-")}) == 2 + len(
+        EARNINGS_TRAPS)
+
+
+def test_shingle_count_counts_distinct_shingles():
+    deduplicator = Deduplicator()
+    for body in (text(story(3)), "one two three four five " * 40, "a few words", ""):
+        fp = deduplicator.fingerprint(body)
+        assert fp.shingle_count == len(set(fp.shingled.hashes.tolist()))
 
 
 def test_a_syndicated_copy_of_a_trap_joins_only_that_trap(store):

@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain, islice
@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from newspipe import extract
 from newspipe.config import ConfigError, Settings
 from newspipe.dedup import Deduplicator, DedupSettings, index
+from newspipe.dedup.engine import Fingerprint
 from newspipe.extract import cleanup
 from newspipe.extract.pool import ExtractionPool, Job, Outcome
 from newspipe.fetch import archive, health, http, warc_import
@@ -496,24 +497,51 @@ def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "extracted", article_ids)
     result = DedupResult(articles=len(ids))
-    for start in range(0, len(ids), batch_size):
-        for outcome in _deduplicate_batch(store, deduplicator, ids[start:start + batch_size]):
+    done = 0
+    for fingerprints in _fingerprinted_batches(store, deduplicator, _chunks(ids, batch_size)):
+        for outcome in _place_batch(store, deduplicator, fingerprints):
             result.new_stories += outcome.new_story
             result.new_duplicates += not outcome.new_story
             result.changed_canonicals += outcome.canonical_changed
             result.cluster_ids.append(outcome.cluster_id)
-        report("dedup", min(start + batch_size, len(ids)), len(ids))
+        done += len(fingerprints)
+        report("dedup", done, len(ids))
     result.cluster_ids = sorted(set(result.cluster_ids))
     return result
 
 
-def _deduplicate_batch(store: Store, deduplicator: Deduplicator,
-                       article_ids: Sequence[int]) -> list[DedupOutcome]:
-    """Fingerprint outside the lock (the costly part), then look up and assign under it,
-    skipping articles another worker placed meanwhile. A text without words fails."""
-    with store.connect() as connection:
-        texts = repo.article_texts(connection, article_ids)
-    fingerprints = [(a, deduplicator.fingerprint(texts.get(a) or "")) for a in article_ids]
+Fingerprinted = list[tuple[int, Fingerprint]]
+
+
+def _fingerprinted_batches(store: Store, deduplicator: Deduplicator,
+                           batches: Iterable[Sequence[int]]) -> Iterator[Fingerprinted]:
+    """Each batch of ids with its texts' fingerprints (the costly part, done outside the
+    assignment lock). The next batch's are computed in a thread while the caller places
+    this one: placing mostly waits on the database, which releases the interpreter. Texts
+    are read here, so the thread never touches the store."""
+    def fingerprints(article_ids: Sequence[int], texts: dict[int, str | None]) -> Fingerprinted:
+        return [(a, deduplicator.fingerprint(texts.get(a) or "")) for a in article_ids]
+
+    def submit(article_ids: Sequence[int]) -> Future[Fingerprinted]:
+        with store.connect() as connection:
+            texts = repo.article_texts(connection, article_ids)
+        return ahead.submit(fingerprints, article_ids, texts)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="newspipe-fingerprint") as ahead:
+        upcoming = None
+        for article_ids in batches:
+            current, upcoming = upcoming, submit(article_ids)
+            if current is not None:
+                yield current.result()
+        if upcoming is not None:
+            yield upcoming.result()
+
+
+def _place_batch(store: Store, deduplicator: Deduplicator,
+                 fingerprints: Fingerprinted) -> list[DedupOutcome]:
+    """Look up and assign under the assignment lock, skipping articles another worker
+    placed meanwhile. A text without words fails."""
+    article_ids = [article_id for article_id, _ in fingerprints]
     with store.begin() as connection:
         _lock_cluster_assignment(store, connection)
         pending = set(repo.articles_with_status(connection, "extracted", article_ids))

@@ -58,4 +58,4 @@ def remove_boilerplate(lines: list[str]) -> list[str]:
     """The story's own lines; when everything looks like boilerplate (a very short
     text), the text is kept whole rather than emptied."""
     kept = [line for line in lines if not is_boilerplate(line)] or lines
-    return [strip_dateline(kept[0]), *kept[1:]]
+    return [strip_dateline(kept[0]), *kept[1:]] if kept else []

@@ -124,3 +124,61 @@ def test_concurrent_workers_never_start_one_story_twice(pg_url):
         assert len(placed) == 1, f"story {seed} was split over {placed}"
     assert sorted(sizes.values()) == [6, 6, 6]
     store.dispose()
+
+
+def _lose_the_index(store) -> None:
+    """What PostgreSQL's crash recovery does to the unlogged index tables: empties them."""
+    with store.begin() as connection:
+        for table in ("lsh_buckets", "lsh_index_state"):
+            connection.exec_driver_sql(f"DELETE FROM {table}")
+
+
+def test_an_index_lost_in_a_crash_is_rebuilt_before_anything_is_placed(store):
+    """Stories placed within the retention window match again, indexed at the times they
+    were placed; older ones are not brought back; a complete index is left alone."""
+    old, recent = story(31), story(32)
+    first = place(store, [row("old", text(old)), row("recent", text(recent))])
+    long_ago = utcnow() - timedelta(days=40)
+    with store.begin() as connection:
+        connection.execute(update(articles).where(articles.c.id == _article_id(store, "old"))
+                           .values(updated_at=long_ago))
+        placed_at = connection.scalar(select(articles.c.updated_at).where(
+            articles.c.id == _article_id(store, "recent")))
+    _lose_the_index(store)
+
+    again = place(store, [row("old-copy", text(old[:7])), row("recent-copy", text(recent[:7]))])
+    assert again["recent-copy"] == first["recent"]
+    assert again["old-copy"] != first["old"]  # outside the 30-day window: not re-indexed
+    with store.connect() as connection:
+        times = dict(connection.execute(
+            select(lsh_buckets.c.article_id, func.min(lsh_buckets.c.indexed_at))
+            .group_by(lsh_buckets.c.article_id)).all())
+    assert _article_id(store, "old") not in times
+    assert times[_article_id(store, "recent")] == placed_at
+    assert pipeline.restore_index(store, Deduplicator()) == 0
+
+
+@pytest.mark.postgres
+def test_two_workers_finding_the_index_lost_rebuild_it_once(pg_url):
+    import threading
+
+    store = open_store(pg_url)
+    place(store, [row(f"s{seed}", text(story(seed))) for seed in (41, 42, 43)])
+    with store.connect() as connection:
+        rows_before = connection.scalar(select(func.count()).select_from(lsh_buckets))
+    _lose_the_index(store)
+    barrier, restored = threading.Barrier(2), []
+
+    def worker():
+        barrier.wait()
+        restored.append(pipeline.restore_index(store, Deduplicator()))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(restored) == [0, 3]
+    with store.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(lsh_buckets)) == rows_before
+    store.dispose()

@@ -92,9 +92,24 @@ def test_migration_0002_keeps_the_index_and_drops_its_foreign_key(database_url):
                 == [(-5, 1)]
             compare = MigrationContext.configure(connection)
             assert compare_metadata(compare, metadata) == []
+            # The index as it was is complete (migration 0003).
+            assert connection.execute(text("SELECT id FROM lsh_index_state")).all() == [(1,)]
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection), "0001")
             assert foreign_keys(connection)
             assert connection.execute(text("SELECT count(*) FROM lsh_buckets")).scalar() == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_lsh_index_is_unlogged_on_postgresql_and_marked_complete(pg_url):
+    """Derived data that writes no WAL (migration 0003); its state row says it is whole."""
+    store = open_store(pg_url)
+    with store.connect() as connection:
+        persistence = dict(connection.execute(text(
+            "SELECT relname, relpersistence FROM pg_class WHERE relname IN "
+            "('lsh_buckets', 'lsh_index_state', 'articles')")).all())
+        assert persistence == {"lsh_buckets": "u", "lsh_index_state": "u", "articles": "p"}
+        assert connection.execute(text("SELECT id FROM lsh_index_state")).scalars().all() == [1]
+    store.dispose()

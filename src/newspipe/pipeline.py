@@ -475,7 +475,8 @@ def deduplicator_for(settings: Settings) -> Deduplicator:
             containment_threshold=settings.dedup_containment_threshold,
             false_positive_weight=settings.dedup_false_positive_weight,
             false_negative_weight=settings.dedup_false_negative_weight,
-            canonical_policy=settings.canonical_policy))
+            canonical_policy=settings.canonical_policy,
+            retention_days=settings.retention_days))
     except ValueError as exc:
         raise ConfigError(f"dedup settings: {exc}") from None
 
@@ -494,6 +495,7 @@ def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
     """Place each extracted article in its story and publish: the canonical records change
     in the same transaction as the LSH index. Workers may run side by side."""
     deduplicator = deduplicator or Deduplicator()
+    restore_index(store, deduplicator, report)
     with store.connect() as connection:
         ids = repo.articles_with_status(connection, "extracted", article_ids)
     result = DedupResult(articles=len(ids))
@@ -508,6 +510,35 @@ def deduplicate_articles(store: Store, article_ids: Sequence[int] | None = None,
         report("dedup", done, len(ids))
     result.cluster_ids = sorted(set(result.cluster_ids))
     return result
+
+
+def restore_index(store: Store, deduplicator: Deduplicator,
+                  report: Reporter = _no_report) -> int:
+    """Rebuild the LSH index if PostgreSQL's crash recovery emptied it (its tables are
+    unlogged: see store.schema.lsh_index_state), before anything is placed against it:
+    the articles placed within the retention window are fingerprinted again from their
+    stored texts and indexed at the times they were placed. Under the assignment lock, so
+    other workers wait for the index rather than miss their stories. Returns the number of
+    articles indexed again (0 when the index is complete, the usual case: one query)."""
+    with store.connect() as connection:
+        if index.is_complete(connection):
+            return 0
+    with store.begin() as connection:
+        _lock_cluster_assignment(store, connection)
+        if index.is_complete(connection):  # another worker rebuilt it meanwhile
+            return 0
+        since = utcnow() - timedelta(days=deduplicator.settings.retention_days)
+        placed = repo.placed_since(connection, since)
+        done = 0
+        for chunk in _chunks(placed, DEDUP_BATCH_SIZE):
+            texts = repo.article_texts(connection, [article_id for article_id, _ in chunk])
+            index.add(connection,
+                      [(a, deduplicator.fingerprint(texts[a] or "").buckets) for a, _ in chunk],
+                      [placed_at for _, placed_at in chunk])
+            done += len(chunk)
+            report("reindex", done, len(placed))
+        index.mark_complete(connection)
+    return len(placed)
 
 
 Fingerprinted = list[tuple[int, Fingerprint]]

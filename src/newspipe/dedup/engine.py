@@ -59,6 +59,9 @@ class DedupSettings:
     head_words: int = 20
     head_anchor_threshold: float = 0.3
     canonical_policy: tuple[str, ...] = DEFAULT_POLICY
+    # How far back new articles are matched: the maintenance prune drops index rows older
+    # than this, and a rebuild of a lost index (pipeline.restore_index) goes back as far.
+    retention_days: int = 30
 
     def __post_init__(self) -> None:
         check_policy(self.canonical_policy)

@@ -18,12 +18,13 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     select,
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from newspipe.store.schema import lsh_buckets, utcnow
+from newspipe.store.schema import lsh_buckets, lsh_index_state, utcnow
 
 # Bound parameters per statement: SQLite allows 32766.
 CHUNK = 5000
@@ -78,29 +79,33 @@ def _bucket_probes(connection: Connection, buckets: Sequence[int]) -> Select:
     return select(probe.c.bucket, probe.c.article_id).select_from(wanted.join(probe, true()))
 
 
-def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]]) -> None:
-    """Index articles: (article id, buckets). Idempotent: old buckets are replaced."""
+def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]],
+        indexed_at: Sequence[datetime] | None = None) -> None:
+    """Index articles: (article id, buckets), each at its time in `indexed_at` (default:
+    now; a rebuild keeps the times the articles were first indexed, which the retention
+    prune goes by). Idempotent: old buckets are replaced."""
     remove(connection, [article_id for article_id, _ in indexed])
     unique = [(article_id, list(set(buckets))) for article_id, buckets in indexed]
     if not any(buckets for _, buckets in unique):
         return
-    now = utcnow()
+    times = list(indexed_at) if indexed_at is not None else [utcnow()] * len(unique)
     if connection.dialect.name == "postgresql":
-        _copy_rows(connection, unique, now)
+        _copy_rows(connection, unique, times)
         return
-    _insert_rows(connection, unique, now)
+    _insert_rows(connection, unique, times)
 
 
 def _insert_rows(connection: Connection, unique: Sequence[tuple[int, list[int]]],
-                 at: datetime) -> None:
+                 times: Sequence[datetime]) -> None:
     """One driver-level executemany of plain tuples: SQLAlchemy's per-row parameter
-    processing cost more than SQLite's inserts (the time converted once, by the column's
+    processing cost more than SQLite's inserts (each time converted once, by the column's
     own type, so it is stored exactly as SQLAlchemy stores it)."""
     to_database = lsh_buckets.c.indexed_at.type.bind_processor(connection.dialect)
-    stored_at = to_database(at) if to_database else at
+    stored = [to_database(at) if to_database else at for at in times]
     connection.exec_driver_sql(
         "INSERT INTO lsh_buckets (bucket, article_id, indexed_at) VALUES (?, ?, ?)",
-        [(bucket, article_id, stored_at) for article_id, buckets in unique
+        [(bucket, article_id, stored_at)
+         for (article_id, buckets), stored_at in zip(unique, stored, strict=True)
          for bucket in buckets])
 
 
@@ -117,15 +122,17 @@ _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _copy_rows(connection: Connection, unique: Sequence[tuple[int, list[int]]],
-               at: datetime) -> None:
+               times: Sequence[datetime]) -> None:
     buckets = np.fromiter(chain.from_iterable(b for _, b in unique), dtype=np.int64)
     rows = np.empty(len(buckets), dtype=_COPY_ROW)
     rows["fields"] = 3
     rows["bucket_size"], rows["bucket"] = 8, buckets
     rows["article_id_size"] = 4
-    rows["article_id"] = np.repeat([a for a, _ in unique], [len(b) for _, b in unique])
+    counts = [len(b) for _, b in unique]
+    rows["article_id"] = np.repeat([a for a, _ in unique], counts)
     rows["indexed_at_size"] = 8
-    rows["indexed_at"] = (at - _PG_EPOCH) // timedelta(microseconds=1)
+    rows["indexed_at"] = np.repeat(
+        [(at - _PG_EPOCH) // timedelta(microseconds=1) for at in times], counts)
     # The driver connection of this SQLAlchemy connection: the same transaction.
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy("COPY lsh_buckets (bucket, article_id, indexed_at) "
@@ -143,3 +150,13 @@ def prune(connection: Connection, older_than: datetime) -> int:
     """Drop index entries older than the retention window; returns rows removed."""
     result = connection.execute(delete(lsh_buckets).where(lsh_buckets.c.indexed_at < older_than))
     return result.rowcount or 0
+
+
+def is_complete(connection: Connection) -> bool:
+    """False once PostgreSQL's crash recovery has emptied the unlogged index tables (the
+    state row goes with them): the index must be rebuilt before anything is placed."""
+    return connection.scalar(select(lsh_index_state.c.id)) is not None
+
+
+def mark_complete(connection: Connection) -> None:
+    connection.execute(insert(lsh_index_state).values(id=1, complete_since=utcnow()))

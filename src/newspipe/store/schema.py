@@ -147,7 +147,8 @@ clusters = Table(
 # foreign key to articles (its per-row check doubled PostgreSQL's cost of an insert; index
 # rows are written and removed only with their articles, and a lookup keeps only ids found
 # in `articles`), and a BRIN index on PostgreSQL for the retention prune (rows arrive in
-# time order).
+# time order). On PostgreSQL it is UNLOGGED (migration 0003): derived data, rebuilt from
+# the stored texts after a crash empties it (see `lsh_index_state`).
 lsh_buckets = Table(
     "lsh_buckets",
     metadata,
@@ -156,6 +157,18 @@ lsh_buckets = Table(
     Column("indexed_at", UTCDateTime, nullable=False, default=utcnow),
     Index("ix_lsh_buckets_article_id", "article_id"),
     Index("ix_lsh_buckets_indexed_at", "indexed_at", postgresql_using="brin"),
+)
+
+# One row while the LSH index is complete. On PostgreSQL both index tables are UNLOGGED:
+# they write no WAL (the random inserts into a large index otherwise write a full page
+# image per page touched after each checkpoint), and crash recovery (or a standby's
+# promotion) empties them together. A missing row tells the dedup stage to rebuild the
+# index first (pipeline.restore_index).
+lsh_index_state = Table(
+    "lsh_index_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("complete_since", UTCDateTime, nullable=False, default=utcnow),
 )
 
 # Append-only change log: its id is the cursor consumers resume from. `cluster_id` has no

@@ -105,6 +105,32 @@ def test_batches_fingerprinted_ahead_place_copies_across_batches(store):
         EARNINGS_TRAPS)
 
 
+class _CountingDeduplicator(Deduplicator):
+    def __init__(self):
+        super().__init__()
+        self.verified = 0
+
+    def verify(self, new, candidate):
+        self.verified += 1
+        return super().verify(new, candidate)
+
+
+def test_a_story_of_many_copies_is_verified_against_a_few_of_them(store):
+    """Every copy of a wire story is a candidate of the next: the next one is verified
+    against the story's 3 best-agreeing members, in the store and in its own batch."""
+    original = story(6)
+    copies = [row(f"copy-{n}", text(EDIT_FAMILIES["copyedit"](original)[:10 - n % 3])
+                  + f"\n\nCopy number {n} of the story, as one outlet ran it.", n + 1)
+              for n in range(12)]
+    placed = place(store, [row("original", text(original)), *copies[:8]])
+    counting = _CountingDeduplicator()
+    later = place(store, copies[8:10], counting) | place(store, copies[10:], counting,
+                                                         batch_size=1)
+    assert set(placed.values()) == set(later.values()) == {placed["original"]}
+    # 4 later copies, each against at most 3 of the story's 9-12 members.
+    assert 4 <= counting.verified <= 4 * 3
+
+
 def test_shingle_count_counts_distinct_shingles():
     deduplicator = Deduplicator()
     for body in (text(story(3)), "one two three four five " * 40, "a few words", ""):

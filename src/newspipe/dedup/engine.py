@@ -58,6 +58,9 @@ class DedupSettings:
     # new paragraphs above the original's opening, never both texts).
     head_words: int = 20
     head_anchor_threshold: float = 0.3
+    # A story syndicated by many outlets is verified against its few members whose
+    # signatures agree most with the new article's, not against every copy it has.
+    verify_per_story: int = 3
     canonical_policy: tuple[str, ...] = DEFAULT_POLICY
     # How far back new articles are matched: the maintenance prune drops index rows older
     # than this, and a rebuild of a lost index (pipeline.restore_index) goes back as far.
@@ -168,8 +171,7 @@ class Deduplicator:
     def find_match(self, connection: Connection, article_id: int,
                    fp: Fingerprint) -> Match | None:
         """The best verified story in the store for one article, or None."""
-        return self._best_match(fp, _Placement.load(connection, [fp], [article_id],
-                                                    self.shingle))
+        return self._best_match(fp, self._placement(connection, [(article_id, fp)]))
 
     def _best_match(self, fp: Fingerprint, placement: _Placement) -> Match | None:
         """The exact duplicate, else the candidate that verification scores highest."""
@@ -177,11 +179,15 @@ class Deduplicator:
         if exact is not None:
             return Match(exact, placement.cluster_of[exact], 1.0)
         best = None
-        for candidate in sorted(placement.ids_for(fp.buckets)):
+        for candidate in placement.to_verify(fp):
             score = self.verify(fp.shingled, placement.shingled(candidate))
             if score and (best is None or score > best.score):
                 best = Match(candidate, placement.cluster_of[candidate], score)
         return best
+
+    def _placement(self, connection: Connection,
+                   batch: Sequence[tuple[int, Fingerprint]]) -> _Placement:
+        return _Placement.load(connection, batch, self.shingle, self.settings.verify_per_story)
 
     def deduplicate(self, connection: Connection, article_id: int, text: str,
                     fp: Fingerprint | None = None) -> DedupOutcome:
@@ -195,8 +201,7 @@ class Deduplicator:
         Runs inside the caller's transaction, which also writes the index rows, so index
         and stories never disagree. Lookups and writes take a few statements per batch,
         not per article: that is what makes a store-backed index fast."""
-        ids = [article_id for article_id, _ in batch]
-        placement = _Placement.load(connection, [fp for _, fp in batch], ids, self.shingle)
+        placement = self._placement(connection, batch)
         for article_id, fp in batch:
             placement.add(article_id, fp, self._best_match(fp, placement))
         return self._write(connection, batch, placement)
@@ -316,45 +321,69 @@ class _BucketMembers:
 
 
 class _Placement:
-    """Where a batch's articles can go: what the store holds (three queries for the whole
-    batch: exact duplicates by text hash, LSH bucket hits, the candidates' texts), plus
-    the batch's articles already placed."""
+    """Where a batch's articles can go: what the store holds (four queries for the whole
+    batch: exact duplicates by text hash, LSH bucket hits, the candidates' signatures, the
+    texts of those worth verifying), plus the batch's articles already placed."""
 
-    def __init__(self, shingle: Callable[[str], Shingled]):
+    def __init__(self, shingle: Callable[[str], Shingled], per_story: int):
         self.exact: dict[str, int] = {}
         self.by_bucket = _BucketMembers()
         self.cluster_of: dict[int, int] = {}
+        self._signatures: dict[int, np.ndarray] = {}
         self._texts: dict[int, str] = {}
         self._shingled: dict[int, Shingled] = {}
         self._shingle = shingle
+        self._per_story = per_story
 
     @classmethod
-    def load(cls, connection: Connection, fps: Sequence[Fingerprint], exclude: Sequence[int],
-             shingle: Callable[[str], Shingled]) -> _Placement:
-        placement = cls(shingle)
+    def load(cls, connection: Connection, batch: Sequence[tuple[int, Fingerprint]],
+             shingle: Callable[[str], Shingled], per_story: int) -> _Placement:
+        placement = cls(shingle, per_story)
+        fps = [fp for _, fp in batch]
+        excluded = {article_id for article_id, _ in batch}
         placed = articles.c.cluster_id.is_not(None)
         rows = connection.execute(
             select(articles.c.id, articles.c.cluster_id, articles.c.text_hash)
             .where(index.matching(connection, articles.c.text_hash,
                                   sorted({fp.text_hash for fp in fps})), placed)
             .order_by(articles.c.id))
-        excluded = set(exclude)
         for row in rows:
             if row.id in excluded:
                 continue
             placement.exact.setdefault(row.text_hash, row.id)
             placement.cluster_of[row.id] = row.cluster_id
         buckets = {b for fp in fps for b in fp.buckets}
-        for bucket, article_id in index.lookup(connection, buckets, exclude):
+        for bucket, article_id in index.lookup(connection, buckets, excluded):
             placement.by_bucket.add(bucket, article_id)
-        candidates = placement.by_bucket.articles()
-        for chunk in index.chunks(sorted(candidates)):
+        for chunk in index.chunks(sorted(placement.by_bucket.articles())):
             for row in connection.execute(
-                    select(articles.c.id, articles.c.cluster_id, articles.c.text)
+                    select(articles.c.id, articles.c.cluster_id, articles.c.minhash)
                     .where(index.matching(connection, articles.c.id, chunk), placed)):
                 placement.cluster_of[row.id] = row.cluster_id
-                placement._texts[row.id] = row.text or ""
+                placement._signatures[row.id] = from_bytes(row.minhash or b"")
+        # What the batch's articles will verify among the stored ones (an article placed
+        # earlier in the batch can only push a stored member out of its story's few).
+        wanted = sorted({a for fp in fps for a in placement.to_verify(fp)})
+        for chunk in index.chunks(wanted):
+            placement._texts.update(connection.execute(
+                select(articles.c.id, articles.c.text)
+                .where(index.matching(connection, articles.c.id, chunk))).all())
         return placement
+
+    def to_verify(self, fp: Fingerprint) -> list[int]:
+        """The candidates to verify: in each story, the `per_story` members whose MinHash
+        signatures agree most with the article's (ties: the lower id)."""
+        by_story = defaultdict(list)
+        for article_id in sorted(self.ids_for(fp.buckets)):
+            by_story[self.cluster_of[article_id]].append(article_id)
+        chosen = []
+        for members in by_story.values():
+            if len(members) > self._per_story:
+                agreement = [_agreement(self._signatures[a], fp.hashvalues) for a in members]
+                order = np.argsort(-np.array(agreement), kind="stable")[:self._per_story]
+                members = [members[i] for i in order]
+            chosen += members
+        return sorted(chosen)
 
     def ids_for(self, buckets: list[int]) -> set[int]:
         """Placed articles sharing a bucket."""
@@ -363,12 +392,13 @@ class _Placement:
 
     def shingled(self, article_id: int) -> Shingled:
         if article_id not in self._shingled:
-            self._shingled[article_id] = self._shingle(self._texts.pop(article_id))
+            self._shingled[article_id] = self._shingle(self._texts.pop(article_id) or "")
         return self._shingled[article_id]
 
     def add(self, article_id: int, fp: Fingerprint, match: Match | None) -> None:
         self.cluster_of[article_id] = match.cluster_id if match else _NEW_STORY - article_id
         self.exact.setdefault(fp.text_hash, article_id)
+        self._signatures[article_id] = fp.hashvalues
         for bucket in fp.buckets:
             self.by_bucket.add(bucket, article_id)
         self._shingled[article_id] = fp.shingled
@@ -376,6 +406,11 @@ class _Placement:
     def name_new_stories(self, cluster_of_founder: dict[int, int]) -> None:
         named = {_NEW_STORY - a: cluster for a, cluster in cluster_of_founder.items()}
         self.cluster_of = {a: named.get(c, c) for a, c in self.cluster_of.items()}
+
+
+def _agreement(signature: np.ndarray, values: np.ndarray) -> int:
+    """How many MinHash values two signatures share (0 for signatures of another size)."""
+    return int(np.count_nonzero(signature == values)) if len(signature) == len(values) else 0
 
 
 def _members(connection: Connection, cluster_id: int) -> list[Member]:

@@ -120,10 +120,11 @@ def deduplicate_and_publish(changes_from: int | None = None) -> dict[str, int]:
     from newspipe import pipeline
     from newspipe.store.read import latest_change_id
 
-    store = open_store(settings())
+    config = settings()
+    store = open_store(config)
     if changes_from is None:
         changes_from = latest_change_id(store)
-    dedup = pipeline.deduplicate_articles(store)
+    dedup = pipeline.deduplicate_articles(store, deduplicator=pipeline.deduplicator_for(config))
     summary = {"articles": dedup.articles, "new_stories": dedup.new_stories,
                "new_duplicates": dedup.new_duplicates,
                "changed_canonicals": dedup.changed_canonicals,

@@ -81,6 +81,23 @@ def test_reprocessing_a_date_range_rebuilds_the_same_stories(store, seed_server)
     assert stories(store) == before
 
 
+def test_reprocessing_places_with_the_configured_dedup_settings(sqlite_url, seed_server):
+    """A backfill re-places articles as the configuration says, not with the defaults:
+    thresholds only identical texts reach split the stories of edited renditions."""
+    from newspipe.store import open_store
+
+    store = open_store(sqlite_url)
+    pipeline.run_cycle(store, seed_server.settings(database_url=store.url))
+    before = len(stories(store))
+    now = datetime.now(UTC)
+    strict = Settings(database_url=store.url, dedup_jaccard_threshold=1.0,
+                      dedup_containment_threshold=1.0)
+    pipeline.reprocess(store, strict, now - timedelta(hours=1), now + timedelta(hours=1),
+                       extract=False)
+    assert len(stories(store)) > before
+    store.dispose()
+
+
 def test_newspipe_backfill_on_the_command_line(tmp_path, seed_warc):
     result = newspipe("backfill", "--warc", str(seed_warc), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -816,8 +816,8 @@ def reprocess(store: Store, settings: Settings, since: datetime, until: datetime
     with store.connect() as connection:
         ids = repo.articles_fetched_between(connection, since, until)
     result = ReprocessResult(articles=len(ids))
+    deduplicator = deduplicator_for(settings)
     if extract:
-        deduplicator = Deduplicator()
         for article_id in ids:
             with store.begin() as connection:
                 _lock_cluster_assignment(store, connection)
@@ -825,11 +825,11 @@ def reprocess(store: Store, settings: Settings, since: datetime, until: datetime
                 repo.requeue_for_extraction(connection, article_id)
         result.extracted = extract_articles(store, ids, report=report)
         if dedup:
-            result.dedup = deduplicate_articles(store, result.extracted, report=report)
+            result.dedup = deduplicate_articles(store, result.extracted, deduplicator, report)
     elif dedup:
         with store.connect() as connection:
             placed = repo.articles_with_status(connection, "deduped", ids)
-        result.dedup = rededuplicate_articles(store, placed, report=report)
+        result.dedup = rededuplicate_articles(store, placed, deduplicator, report)
     return result
 
 

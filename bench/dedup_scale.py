@@ -4,6 +4,7 @@ in-memory MinHashLSH (default settings) in the same run, signatures included in 
 
     .venv/bin/python bench/dedup_scale.py [--quick] [--sizes 100000 1000000]
                                           [--backends sqlite postgresql] [--measure 2000]
+                                          [--growth ROUNDS]
 
 For each size the store is pre-filled in bulk (fingerprints from the engine, rows written
 straight into the tables: set-up, not measured), then `--measure` new articles (one in ten
@@ -172,6 +173,29 @@ def measure_newspipe(url: str, corpus: Corpus, size: int, measure: int) -> dict:
             "p99_ms": np.percentile(lookups, 99) * 1000, "duplicates": result.new_duplicates}
 
 
+def measure_growth(url: str, corpus: Corpus, size: int, measure: int, rounds: int,
+                   stories: int = 20) -> list[float]:
+    """Articles/s of `rounds` successive batches of `measure` articles, one in ten a near
+    copy of one of the same `stories` stories: each story grows by `measure / 10 /
+    stories` members a round, as a wire story does over a day. Its cost should not grow
+    with the stories' sizes."""
+    store = open_store(url)
+    originals: list[str] = []
+    prefill(store, Deduplicator(), corpus, size, originals)
+    engine, rates = Deduplicator(), []
+    for round_ in range(rounds):
+        texts = [corpus.near_copy(originals[(n // 10) % stories]) if n % 10 == 0
+                 else corpus.article() for n in range(measure)]
+        with store.begin() as connection:
+            ids = repo.insert_extracted_articles(connection, [
+                {"key": f"g{round_}-{n}", "text": t} for n, t in enumerate(texts)])
+        wall = time.perf_counter()
+        pipeline.deduplicate_articles(store, ids, engine)
+        rates.append(measure / (time.perf_counter() - wall))
+    store.dispose()
+    return rates
+
+
 def measure_datasketch(corpus: Corpus, size: int, measure: int) -> dict:
     """In-memory MinHashLSH, default settings (threshold 0.5, 128 permutations, SHA-1),
     word 5-grams: pre-filled, then signature + query + insert per new article."""
@@ -240,18 +264,33 @@ def hash_functions(corpus: Corpus, docs: int = 300) -> None:
           f"{rate(Deduplicator().fingerprint):,.0f} docs/s")
 
 
+def growth(args: argparse.Namespace) -> int:
+    for size in args.sizes:
+        for name in args.backends:
+            with tempfile.TemporaryDirectory() as tmp, backend_url(name, tmp) as url:
+                rates = measure_growth(url, Corpus(), size, args.measure, args.growth)
+            print(f"{size:>9,} {name:<11} art/s per round: "
+                  + " ".join(f"{rate:.0f}" for rate in rates))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10k indexed, 500 measured")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--measure", type=int, default=2000)
+    parser.add_argument("--growth", type=int, metavar="ROUNDS",
+                        help="instead: art/s of ROUNDS batches that keep adding copies to the "
+                             "same 20 stories")
     args = parser.parse_args()
     # A stopped run still drops its PostgreSQL database (the finally clauses run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
         args.sizes, args.measure = [10_000], 500
     print(f"load: {os.getloadavg()}, cpus: {os.cpu_count()}")
+    if args.growth:
+        return growth(args)
     hash_functions(Corpus(seed=1))
     print(f"{'indexed':>9} {'backend':<22} {'prefill s':>9} {'art/s':>7} {'art/cpu-s':>9} "
           f"{'p50 ms':>7} {'p99 ms':>7} {'dups':>5}")

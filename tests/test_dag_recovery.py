@@ -92,6 +92,7 @@ def store_contents(url: str) -> dict:
     store = open_store(url, migrate=False)
     with store.connect() as connection:
         url_of = dict(connection.execute(select(articles.c.id, articles.c.url)).all())
+        story_of = dict(connection.execute(select(articles.c.id, articles.c.cluster_id)).all())
         members: dict[int, list[str]] = {}
         for row in connection.execute(select(articles.c.cluster_id, articles.c.url)):
             members.setdefault(row.cluster_id, []).append(row.url)
@@ -103,7 +104,9 @@ def store_contents(url: str) -> dict:
                                for r in connection.execute(select(articles))),
             "stories": sorted((url_of[r.canonical_article_id], r.size, sorted(members[r.id]))
                               for r in connection.execute(select(clusters))),
-            "lsh": sorted((r.bucket, url_of[r.article_id]) for r in
+            # The index holds a row per story and bucket, owned by the story's latest
+            # member with it: which one that is follows the numbering too.
+            "lsh": sorted((r.bucket, sorted(members[story_of[r.article_id]])) for r in
                           connection.execute(select(lsh_buckets))),
             "stories created": Counter(connection.scalars(select(changes.c.kind)))[
                 "story_created"],

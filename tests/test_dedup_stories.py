@@ -48,6 +48,31 @@ def test_earliest_published_then_most_complete_wins(store):
     assert record["text"] == text(base[:8])
 
 
+def _stories_and_similarities(store) -> tuple[list, list]:
+    with store.connect() as connection:
+        return (connection.execute(select(clusters.c.id, clusters.c.canonical_article_id,
+                                          clusters.c.size).order_by(clusters.c.id)).all(),
+                connection.execute(select(articles.c.id, articles.c.cluster_id,
+                                          articles.c.similarity).order_by(articles.c.id)).all())
+
+
+def test_a_growing_story_compared_with_its_canonical_only_ends_as_if_read_whole(store):
+    """A story that grows reads its canonical and its new members, not every copy: its
+    size, canonical and similarities are still those a reading of all members gives,
+    through batches that keep the canonical and ones that change it."""
+    wire = story(14)
+    place(store, [row("first", text(wire[:8]), 30), row("second", text(wire[:9]), 35)])
+    place(store, [row("wire", text(wire), 20, role="wire")])
+    place(store, [row("earlier", text(EDIT_FAMILIES["copyedit"](wire)), 10)])
+    place(store, [row("later", text(wire[:7]), 40), row("last", text(wire[:6]), 60)])
+    grown = _stories_and_similarities(store)
+    [(story_id, canonical, size)] = grown[0]
+    assert size == 6 and canonical == _article_id(store, "wire")
+    with store.begin() as connection:
+        assert Deduplicator()._refresh_clusters(connection, [story_id]) == {story_id: False}
+    assert _stories_and_similarities(store) == grown
+
+
 def test_canonical_policy_is_configurable(store):
     base = story(13)
     longest_first = Deduplicator(DedupSettings(canonical_policy=("longest", "earliest")))

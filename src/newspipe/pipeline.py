@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from newspipe import extract
 from newspipe.config import ConfigError, Settings
 from newspipe.dedup import Deduplicator, DedupSettings, index
-from newspipe.dedup.engine import Fingerprint
+from newspipe.dedup.engine import Fingerprint, placed_members
 from newspipe.extract import cleanup
 from newspipe.extract.pool import ExtractionPool, Job, Outcome
 from newspipe.fetch import archive, health, http, warc_import
@@ -528,13 +528,10 @@ def restore_index(store: Store, deduplicator: Deduplicator,
         if index.is_complete(connection):  # another worker rebuilt it meanwhile
             return 0
         since = utcnow() - timedelta(days=deduplicator.settings.retention_days)
-        placed = repo.placed_since(connection, since)
+        placed = placed_members(connection, since=since)
         done = 0
-        for chunk in _chunks(placed, DEDUP_BATCH_SIZE):
-            texts = repo.article_texts(connection, [article_id for article_id, _ in chunk])
-            index.add(connection,
-                      [(a, deduplicator.fingerprint(texts[a] or "").buckets) for a, _ in chunk],
-                      [placed_at for _, placed_at in chunk])
+        for chunk in _whole_stories(placed, DEDUP_BATCH_SIZE):
+            deduplicator.reindex(connection, chunk)
             done += len(chunk)
             report("reindex", done, len(placed))
         index.mark_complete(connection)
@@ -593,11 +590,20 @@ def rededuplicate_articles(store: Store, article_ids: Sequence[int],
     """Backfill: take already-placed articles out of their stories, then place them again
     (after a re-extraction or a change of dedup settings)."""
     deduplicator = deduplicator or Deduplicator()
-    for article_id in article_ids:
+    _detach(store, deduplicator, article_ids)
+    return deduplicate_articles(store, article_ids, deduplicator, report)
+
+
+def _detach(store: Store, deduplicator: Deduplicator, article_ids: Sequence[int],
+            requeue_for_extraction: bool = False) -> None:
+    """Take articles out of their stories, a batch per transaction under the assignment
+    lock (and send them back to extraction)."""
+    for chunk in _chunks(article_ids, DEDUP_BATCH_SIZE):
         with store.begin() as connection:
             _lock_cluster_assignment(store, connection)
-            deduplicator.detach(connection, article_id)
-    return deduplicate_articles(store, article_ids, deduplicator, report)
+            deduplicator.detach(connection, chunk)
+            if requeue_for_extraction:
+                repo.requeue_for_extraction(connection, chunk)
 
 
 def run_cycle(store: Store, settings: Settings, report: Reporter = _no_report) -> CycleResult:
@@ -739,6 +745,18 @@ def _finish_pending(store: Store, settings: Settings, arrivals: Iterable[Sequenc
     return extracted, placed
 
 
+def _whole_stories(placed: Sequence[tuple[int, int, datetime]], size: int) -> Iterator[list]:
+    """Chunks of about `size` (article, story, time) rows, never splitting a story."""
+    chunk: list = []
+    for row in placed:
+        if len(chunk) >= size and row[1] != chunk[-1][1]:
+            yield chunk
+            chunk = []
+        chunk.append(row)
+    if chunk:
+        yield chunk
+
+
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -818,11 +836,7 @@ def reprocess(store: Store, settings: Settings, since: datetime, until: datetime
     result = ReprocessResult(articles=len(ids))
     deduplicator = deduplicator_for(settings)
     if extract:
-        for article_id in ids:
-            with store.begin() as connection:
-                _lock_cluster_assignment(store, connection)
-                deduplicator.detach(connection, article_id)
-                repo.requeue_for_extraction(connection, article_id)
+        _detach(store, deduplicator, ids, requeue_for_extraction=True)
         result.extracted = extract_articles(store, ids, report=report)
         if dedup:
             result.dedup = deduplicate_articles(store, result.extracted, deduplicator, report)

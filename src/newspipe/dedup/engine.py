@@ -4,8 +4,9 @@ persistent LSH index, verify, then join that story or start a new one."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
 
 import numpy as np
@@ -222,72 +223,119 @@ class Deduplicator:
             {"article_id": a, "text_hash": fp.text_hash, "minhash": fp.hashvalues.tobytes(),
              "shingle_count": fp.shingle_count, "cluster": cluster_of[a]} for a, fp in batch],
             now)
-        index.add(connection, [(a, fp.buckets) for a, fp in batch])
         new_story = set(founders)
         connection.execute(insert(changes), [
             {"cluster_id": cluster_of[a], "article_id": a, "at": now,
              "kind": "story_created" if a in new_story else "duplicate_added"} for a in ids])
-        grown = sorted({cluster_of[a] for a in ids if a not in new_story})
-        changed = self._refresh_clusters(connection, grown)
+        added = defaultdict(list)  # story -> its new members, founders aside
+        for article_id in ids:
+            if article_id not in new_story:
+                added[cluster_of[article_id]].append(article_id)
+        self._index_batch(connection, batch, placement, set(added))
+        changed = self._refresh_clusters(connection, sorted(added), added)
         # A new story's founder keeps similarity 1.0; a story that grew refreshed its own.
         similarity = _similarities(connection, [a for a in ids if cluster_of[a] in changed])
         return [DedupOutcome(a, cluster_of[a], a in new_story, similarity.get(a, 1.0),
                              changed.get(cluster_of[a], False)) for a in ids]
 
-    def detach(self, connection: Connection, article_id: int) -> None:
-        """Take an article out of its story and the index (before re-deduplicating it).
-        The story keeps its id while other members remain; an emptied story is deleted and
-        its removal logged (consumers following `changes` drop it)."""
-        cluster_id = connection.scalar(
-            select(articles.c.cluster_id).where(articles.c.id == article_id))
-        index.remove(connection, [article_id])
-        connection.execute(update(articles).where(articles.c.id == article_id).values(
-            cluster_id=None, similarity=None, status="extracted", updated_at=utcnow()))
-        if cluster_id is None:
-            return
-        if not _members(connection, cluster_id):
-            connection.execute(delete(clusters).where(clusters.c.id == cluster_id))
-            _log_change(connection, cluster_id, article_id, "story_removed")
-            return
-        self._refresh_clusters(connection, [cluster_id])
+    @staticmethod
+    def _index_batch(connection: Connection, batch: Sequence[tuple[int, Fingerprint]],
+                     placement: _Placement, grown: set[int]) -> None:
+        """Index the batch: each story's buckets owned by its latest member (see index.py),
+        the rows of stored members that the new ones take over deleted."""
+        placed = [(a, placement.cluster_of[a], fp.buckets) for a, fp in batch]
+        index.remove_rows(connection, sorted(placement.taken_over(placed, grown)))
+        owned = index.story_owners(placed)
+        index.add(connection, [(a, owned.get(a, [])) for a, _ in batch])
 
-    def _refresh_clusters(self, connection: Connection,
-                          cluster_ids: Sequence[int]) -> dict[int, bool]:
+    def reindex(self, connection: Connection,
+                placed: Sequence[tuple[int, int, datetime]]) -> None:
+        """Index placed articles again from their stored texts: (article id, story id,
+        time placed), whole stories in the order their members were placed, each row at
+        the time its owner was placed (which the retention prune goes by)."""
+        texts: dict[int, str | None] = {}
+        for chunk in index.chunks([a for a, _, _ in placed]):
+            texts.update(connection.execute(select(articles.c.id, articles.c.text).where(
+                index.matching(connection, articles.c.id, chunk))).all())
+        owned = index.story_owners((a, story, self.fingerprint(texts.get(a) or "").buckets)
+                                   for a, story, _ in placed)
+        index.add(connection, [(a, owned.get(a, [])) for a, _, _ in placed],
+                  [at for _, _, at in placed])
+
+    def detach(self, connection: Connection, article_ids: Sequence[int]) -> None:
+        """Take articles out of their stories and the index (before re-deduplicating them).
+        A story keeps its id while other members remain, and those placed within the
+        retention window own its buckets again; an emptied story is deleted and its
+        removal logged (consumers following `changes` drop it)."""
+        stories = {}
+        for chunk in index.chunks(list(article_ids)):
+            stories.update(connection.execute(
+                select(articles.c.id, articles.c.cluster_id)
+                .where(index.matching(connection, articles.c.id, chunk),
+                       articles.c.cluster_id.is_not(None))).all())
+            index.remove(connection, chunk)
+            connection.execute(update(articles)
+                               .where(index.matching(connection, articles.c.id, chunk))
+                               .values(cluster_id=None, similarity=None, status="extracted",
+                                       updated_at=utcnow()))
+        if not stories:
+            return
+        remaining = placed_members(connection, stories=sorted(set(stories.values())))
+        left = {story for _, story, _ in remaining}
+        emptied = {story: article_id for article_id, story in stories.items()
+                   if story not in left}
+        for story, article_id in emptied.items():
+            connection.execute(delete(clusters).where(clusters.c.id == story))
+            _log_change(connection, story, article_id, "story_removed")
+        self._refresh_clusters(connection, sorted(left))
+        recent = utcnow() - timedelta(days=self.settings.retention_days)
+        self.reindex(connection, [member for member in remaining if member[2] >= recent])
+
+    def _refresh_clusters(self, connection: Connection, cluster_ids: Sequence[int],
+                          added: Mapping[int, Sequence[int]] | None = None) -> dict[int, bool]:
         """Re-pick each story's canonical, refresh its members' similarities, its size and
         updated_at (which moves consumers' `updated_since`); log a changed canonical.
-        A few statements for all the stories. Returns, per story, whether its canonical
+        A few statements for all the stories. With `added` (story -> its new members),
+        only the new members are compared with the canonical, and a story is read whole
+        only when one of them becomes its canonical: a story of a hundred copies costs
+        what a story of two does. (So a changed canonical policy applies to a story when
+        it is next rechosen or reprocessed.) Returns, per story, whether its canonical
         changed."""
         if not cluster_ids:
             return {}
-        members = defaultdict(list)
-        for row in connection.execute(
-                select(articles.c.id, articles.c.cluster_id, articles.c.role,
-                       articles.c.published_at, articles.c.minhash, articles.c.similarity,
-                       func.length(articles.c.text).label("text_length"))
-                .where(index.matching(connection, articles.c.cluster_id, cluster_ids))):
-            members[row.cluster_id].append(row)
-        old_canonical = dict(connection.execute(
-            select(clusters.c.id, clusters.c.canonical_article_id)
-            .where(index.matching(connection, clusters.c.id, cluster_ids))).all())
-        stories, similarities, changed = [], [], {}
+        current = {row.id: row for row in connection.execute(
+            select(clusters.c.id, clusters.c.canonical_article_id, clusters.c.size)
+            .where(index.matching(connection, clusters.c.id, cluster_ids)))}
+        if added is None:
+            members = _member_rows(connection, articles.c.cluster_id, cluster_ids)
+        else:
+            members = _member_rows(connection, articles.c.id, sorted(
+                {current[c].canonical_article_id for c in cluster_ids}
+                | {a for c in cluster_ids for a in added[c]}))
+        stories, similarities, changed, rechosen = [], [], {}, []
         for cluster_id in cluster_ids:
             rows = members[cluster_id]
             canonical = pick_canonical([Member(r.id, r.role, r.published_at, r.text_length or 0)
                                         for r in rows], self.settings.canonical_policy)
+            changed[cluster_id] = canonical.id != current[cluster_id].canonical_article_id
+            if added is not None and changed[cluster_id]:
+                rechosen.append(cluster_id)  # every member's similarity changes
+                continue
             similarities += _similarity_updates(rows, canonical.id)
-            stories.append({"cluster": cluster_id, "canonical": canonical.id, "size": len(rows)})
-            changed[cluster_id] = canonical.id != old_canonical[cluster_id]
+            size = len(rows) if added is None else current[cluster_id].size + len(added[cluster_id])
+            stories.append({"cluster": cluster_id, "canonical": canonical.id, "size": size})
         if similarities:
             connection.execute(update(articles).where(articles.c.id == bindparam("article_id"))
                                .values(similarity=bindparam("new_similarity")), similarities)
-        connection.execute(update(clusters).where(clusters.c.id == bindparam("cluster")).values(
-            canonical_article_id=bindparam("canonical"), size=bindparam("size"),
-            updated_at=utcnow()), stories)
+        if stories:
+            connection.execute(update(clusters).where(clusters.c.id == bindparam("cluster"))
+                               .values(canonical_article_id=bindparam("canonical"),
+                                       size=bindparam("size"), updated_at=utcnow()), stories)
         for story in stories:
             if changed[story["cluster"]]:
                 _log_change(connection, story["cluster"], story["canonical"],
                             "canonical_changed")
-        return changed
+        return changed | self._refresh_clusters(connection, rechosen)
 
 
 # A story started in the current batch has no id until written: it is named by
@@ -403,6 +451,20 @@ class _Placement:
             self.by_bucket.add(bucket, article_id)
         self._shingled[article_id] = fp.shingled
 
+    def taken_over(self, placed: Sequence[tuple[int, int, list[int]]],
+                   grown: set[int]) -> set[tuple[int, int]]:
+        """(bucket, article id) rows of stored members of the `grown` stories that the
+        batch's members of those stories now own (`placed`: article, story, buckets)."""
+        batch = {article_id for article_id, _, _ in placed}
+        rows = set()
+        for _, story, buckets in placed:
+            if story not in grown:
+                continue
+            for bucket in buckets:
+                rows.update((bucket, member) for member in self.by_bucket.members([bucket])
+                            if member not in batch and self.cluster_of.get(member) == story)
+        return rows
+
     def name_new_stories(self, cluster_of_founder: dict[int, int]) -> None:
         named = {_NEW_STORY - a: cluster for a, cluster in cluster_of_founder.items()}
         self.cluster_of = {a: named.get(c, c) for a, c in self.cluster_of.items()}
@@ -413,12 +475,32 @@ def _agreement(signature: np.ndarray, values: np.ndarray) -> int:
     return int(np.count_nonzero(signature == values)) if len(signature) == len(values) else 0
 
 
-def _members(connection: Connection, cluster_id: int) -> list[Member]:
-    rows = connection.execute(
-        select(articles.c.id, articles.c.role, articles.c.published_at,
-               func.length(articles.c.text).label("text_length"))
-        .where(articles.c.cluster_id == cluster_id))
-    return [Member(r.id, r.role, r.published_at, r.text_length or 0) for r in rows]
+def placed_members(connection: Connection, *, since: datetime | None = None,
+                   stories: Sequence[int] | None = None) -> list[tuple[int, int, datetime]]:
+    """(article id, story id, time placed) of the articles placed in their stories (since
+    `since`, of `stories`), story by story in the order placed: a placed article's
+    `updated_at` is the time it was placed (and indexed)."""
+    query = (select(articles.c.id, articles.c.cluster_id, articles.c.updated_at)
+             .where(articles.c.status == "deduped", articles.c.cluster_id.is_not(None))
+             .order_by(articles.c.cluster_id, articles.c.updated_at, articles.c.id))
+    if since is not None:
+        query = query.where(articles.c.updated_at >= since)
+    if stories is not None:
+        query = query.where(index.matching(connection, articles.c.cluster_id, stories))
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def _member_rows(connection: Connection, column, values: Sequence[int]) -> dict[int, list]:
+    """story id -> the rows canonical choice and similarities need, of the articles whose
+    `column` (id or story id) is in `values`."""
+    members = defaultdict(list)
+    for row in connection.execute(
+            select(articles.c.id, articles.c.cluster_id, articles.c.role,
+                   articles.c.published_at, articles.c.minhash, articles.c.similarity,
+                   func.length(articles.c.text).label("text_length"))
+            .where(index.matching(connection, column, values))):
+        members[row.cluster_id].append(row)
+    return members
 
 
 def _similarity_updates(rows: Sequence, canonical_id: int) -> list[dict]:

@@ -1,8 +1,17 @@
 """The persistent LSH index: band buckets in the `lsh_buckets` table, looked up by an
-indexed query, written in the caller's transaction together with the articles."""
+indexed query, written in the caller's transaction together with the articles.
+
+The index finds stories, not articles: it keeps one row per story and bucket, owned by
+the story's latest member with that bucket, at the time that member was placed. A wire
+story copied by a hundred outlets would otherwise put a hundred rows in each of its
+buckets, and each new copy would look up all of them. Every bucket any member of a story
+has stays indexed, for as long as its latest member with it is within the retention
+window: the stories found, and when they stop being found, are the same as with a row
+per article."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import chain
@@ -79,6 +88,19 @@ def _bucket_probes(connection: Connection, buckets: Sequence[int]) -> Select:
     return select(probe.c.bucket, probe.c.article_id).select_from(wanted.join(probe, true()))
 
 
+def story_owners(placed: Iterable[tuple[int, int, Sequence[int]]]) -> dict[int, list[int]]:
+    """(article id, story id, buckets) in the order the articles were placed -> the
+    buckets each article owns: of the articles of one story with a bucket, the last."""
+    owner: dict[tuple[int, int], int] = {}
+    for article_id, story, buckets in placed:
+        for bucket in buckets:
+            owner[story, bucket] = article_id
+    owned: dict[int, list[int]] = defaultdict(list)
+    for (_story, bucket), article_id in owner.items():
+        owned[article_id].append(bucket)
+    return owned
+
+
 def add(connection: Connection, indexed: Sequence[tuple[int, list[int]]],
         indexed_at: Sequence[datetime] | None = None) -> None:
     """Index articles: (article id, buckets), each at its time in `indexed_at` (default:
@@ -144,6 +166,23 @@ def remove(connection: Connection, article_ids: Sequence[int]) -> None:
     for chunk in chunks(list(article_ids)):
         connection.execute(delete(lsh_buckets).where(
             matching(connection, lsh_buckets.c.article_id, chunk)))
+
+
+def remove_rows(connection: Connection, rows: Sequence[tuple[int, int]]) -> None:
+    """Delete (bucket, article id) rows: those a story's new member takes over."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.exec_driver_sql(
+            "DELETE FROM lsh_buckets WHERE bucket = ? AND article_id = ?", list(rows))
+        return
+    for chunk in chunks(list(rows)):
+        given = select(func.unnest(array_param([b for b, _ in chunk])).label("bucket"),
+                       func.unnest(array_param([a for _, a in chunk])).label("article_id")
+                       ).subquery()
+        connection.execute(delete(lsh_buckets).where(
+            lsh_buckets.c.bucket == given.c.bucket,
+            lsh_buckets.c.article_id == given.c.article_id))
 
 
 def prune(connection: Connection, older_than: datetime) -> int:

@@ -299,15 +299,6 @@ def article_text(connection: Connection, article_id: int) -> str | None:
     return connection.scalar(select(articles.c.text).where(articles.c.id == article_id))
 
 
-def placed_since(connection: Connection, since: datetime) -> list[tuple[int, datetime]]:
-    """(id, time placed) of the articles placed in their stories since `since`: a placed
-    article's `updated_at` is the time it was placed (and indexed)."""
-    return [tuple(row) for row in connection.execute(
-        select(articles.c.id, articles.c.updated_at)
-        .where(articles.c.status == "deduped", articles.c.updated_at >= since)
-        .order_by(articles.c.id))]
-
-
 def article_texts(connection: Connection, article_ids: Sequence[int]) -> dict[int, str | None]:
     return dict(connection.execute(
         select(articles.c.id, articles.c.text).where(articles.c.id.in_(article_ids))).all())
@@ -341,8 +332,8 @@ def articles_fetched_between(connection: Connection, since: datetime,
         .order_by(articles.c.id)))
 
 
-def requeue_for_extraction(connection: Connection, article_id: int) -> None:
-    connection.execute(update(articles).where(articles.c.id == article_id).values(
+def requeue_for_extraction(connection: Connection, article_ids: Sequence[int]) -> None:
+    connection.execute(update(articles).where(articles.c.id.in_(article_ids)).values(
         status="fetched", error=None, updated_at=utcnow()))
 
 

@@ -78,3 +78,17 @@ def test_run_with_a_config_file(tmp_path, seed_server):
     result = newspipe("run", "--config", "feeds.toml", "--db", "sqlite:///run.db", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "0 failed" in result.stderr
+
+
+def test_the_command_line_loads_without_the_pipeline(tmp_path):
+    """`newspipe --help` and argument errors answer at once: the pipeline, the store and
+    the extraction stack (~3 s of imports) load only when a command runs."""
+    heavy = ["newspipe.pipeline", "newspipe.store", "sqlalchemy", "trafilatura", "datasketch"]
+    check = ("import sys, newspipe.cli; "
+             f"print([m for m in {heavy!r} if m in sys.modules])")
+    loaded = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
+    helped = newspipe("--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "backfill" in helped.stdout

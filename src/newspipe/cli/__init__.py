@@ -1,7 +1,9 @@
 """The command line. Every command calls the same stage functions as the Airflow DAGs.
 
 This module holds the app, its shared options and helpers; each group of commands lives in
-its own module, registered at the bottom.
+its own module, registered at the bottom. Commands import the pipeline, the store and the
+extraction stack when they run, not when the command line loads (~3 s of imports: `--help`
+and a command that needs none of them start at once).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
@@ -19,10 +21,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from newspipe import pipeline
 from newspipe.config import ConfigError, Settings, load_settings
-from newspipe.store import Store, StoreError
-from newspipe.store.read import canonical_records, summary
+
+if TYPE_CHECKING:
+    from newspipe.store import Store
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="News feeds in, one canonical record per story out.")
@@ -47,7 +49,7 @@ def settings_for(config: Path | None, db: str | None) -> Settings:
 def progress_reporter():
     """A rich progress bar per stage on a terminal; silent otherwise."""
     if not console.is_terminal:
-        yield pipeline._no_report
+        yield lambda stage, done, total: None
         return
     columns = (TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -63,6 +65,8 @@ def progress_reporter():
 
 
 def print_summary(store: Store) -> None:
+    from newspipe.store.read import summary
+
     counts = summary(store)
     table = Table(title="newspipe store")
     for name in counts:
@@ -72,6 +76,8 @@ def print_summary(store: Store) -> None:
 
 
 def print_stories(store: Store) -> None:
+    from newspipe.store.read import canonical_records
+
     table = Table(title="canonical records", show_lines=True)
     table.add_column("story", justify="right")
     table.add_column("canonical")
@@ -91,20 +97,29 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (UserError, ConfigError, StoreError, FileNotFoundError, PermissionError) as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+    except (UserError, ConfigError, FileNotFoundError, PermissionError) as exc:
+        _fail(exc)
     except typer.Abort:
         console.print("aborted")
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # the last line of defence: still one line, unless debugging
+        from newspipe.store import StoreError
+
+        if isinstance(exc, StoreError):
+            _fail(exc)
         if os.environ.get("NEWSPIPE_DEBUG"):
             raise
         console.print(f"[red]error:[/red] {type(exc).__name__}: {escape(str(exc))} "
                       "(set NEWSPIPE_DEBUG=1 for a traceback)", highlight=False, soft_wrap=True)
         sys.exit(1)
+
+
+def _fail(error: Exception) -> None:
+    """A known error: its message on one line, exit status 1."""
+    console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+    sys.exit(1)
 
 
 # Command modules register themselves on `app` when imported.

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newspipe import pipeline
 from newspipe.cli import (
     DbOption,
     UserError,
@@ -19,7 +18,9 @@ from newspipe.cli import (
     progress_reporter,
     settings_for,
 )
-from newspipe.store import open_store
+
+if TYPE_CHECKING:
+    from newspipe import pipeline
 
 
 def parse_day_or_time(value: str) -> datetime:
@@ -55,6 +56,9 @@ def backfill(
 ) -> None:
     """Import WARC files, fetch a list of URLs, or reprocess a date range; then extract and
     deduplicate everything pending."""
+    from newspipe import pipeline
+    from newspipe.store import open_store
+
     modes = [bool(warc), urls is not None, since is not None or until is not None]
     if sum(modes) != 1:
         raise UserError("give exactly one of --warc FILE..., --urls FILE, --from DATE --to DATE")
@@ -93,6 +97,8 @@ def _reprocess(store, settings, since: datetime, until: datetime, extract: bool,
         raise UserError(f"--from {since.isoformat()} is not before --to {until.isoformat()}")
     if not (extract or dedup):
         raise UserError("--no-extract with --no-dedup leaves nothing to do")
+    from newspipe import pipeline
+
     result = pipeline.reprocess(store, settings, since, until, extract=extract, dedup=dedup,
                                 report=report)
     console.print(f"reprocessed {result.articles} articles: re-extracted "

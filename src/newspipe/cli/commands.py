@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from newspipe import pipeline
 from newspipe.cli import (
     DbOption,
     UserError,
@@ -21,8 +20,6 @@ from newspipe.cli import (
     progress_reporter,
     settings_for,
 )
-from newspipe.store import open_store
-from newspipe.store.read import canonical_records
 
 
 @app.command()
@@ -31,7 +28,9 @@ def demo(
     port: Annotated[int, typer.Option(help="Port of the fixture server on 127.0.0.1.")] = 8765,
 ) -> None:
     """Serve the seed fixture on 127.0.0.1 and run the whole pipeline on it."""
+    from newspipe import pipeline
     from newspipe.demo import FixtureServer
+    from newspipe.store import open_store
 
     with FixtureServer(port=port) as server:
         if port and not server.base_url.endswith(f":{port}"):
@@ -52,6 +51,9 @@ def run(
     db: DbOption = None,
 ) -> None:
     """One cycle over the feeds of a configuration file: poll, fetch, extract, dedup."""
+    from newspipe import pipeline
+    from newspipe.store import open_store
+
     settings = settings_for(config, db)
     if not settings.feeds:
         raise UserError(f"{config} lists no [[feeds]]")
@@ -73,6 +75,9 @@ def export(
                                                 help="File to write (default: stdout).")] = None,
 ) -> None:
     """Canonical records as JSON Lines, one per story (see README: export schema)."""
+    from newspipe.store import open_store
+    from newspipe.store.read import canonical_records
+
     store = open_store(settings_for(None, db).database_url, migrate=False)
     stream = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
@@ -90,5 +95,7 @@ def export(
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Create or migrate the store's schema to the newest revision."""
+    from newspipe.store import open_store
+
     store = open_store(settings_for(None, db).database_url)
     console.print(f"store at {store.safe_url} is up to date")

@@ -12,12 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
-from newspipe import pipeline
 from newspipe.cli import DbOption, UserError, app, console, progress_reporter, settings_for
-from newspipe.store import open_store, repo
-from newspipe.store.schema import articles, clusters
 
 
 def read_corpus(path: Path) -> list[dict]:
@@ -56,6 +52,10 @@ def _published_at(value: object, where: str) -> datetime | None:
 def cluster_rows(store, keys: list[str], ids: list[int]) -> Iterator[dict]:
     """Output rows in input order: id, cluster, canonical, similarity (and `error`, with
     a null cluster, for a text that could not be placed)."""
+    from sqlalchemy import select
+
+    from newspipe.store.schema import articles, clusters
+
     with store.connect() as connection:
         placed = {r.id: r for r in connection.execute(
             select(articles.c.id, articles.c.cluster_id, articles.c.similarity,
@@ -82,6 +82,9 @@ def dedup(
 ) -> None:
     """Group a corpus into stories with the pipeline's own engine and store (a temporary
     SQLite store unless --db is given)."""
+    from newspipe import pipeline
+    from newspipe.store import open_store, repo
+
     settings = settings_for(None, db)
     if threshold is not None:
         settings = replace(settings, dedup_jaccard_threshold=threshold)

@@ -8,13 +8,14 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from newspipe.cli import UserError, app, console, progress_reporter
-from newspipe.extract import DEFAULT_LIMITS
-from newspipe.extract.pool import ExtractionPool, Job, Outcome
+
+if TYPE_CHECKING:
+    from newspipe.extract.pool import Job, Outcome
 
 PAGE_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
 
@@ -42,6 +43,9 @@ def read_page(path: Path, max_bytes: int) -> bytes:
 
 
 def page_jobs(files: list[Path], url: str | None) -> Iterator[Job]:
+    from newspipe.extract import DEFAULT_LIMITS
+    from newspipe.extract.pool import Job
+
     for path in files:
         try:
             content = read_page(path, DEFAULT_LIMITS.max_bytes)
@@ -95,6 +99,8 @@ def extract_pages(
 ) -> None:
     """Extract article text and metadata from saved pages, one JSON line per page; a page
     that cannot be extracted gets a line with its `error`."""
+    from newspipe.extract.pool import ExtractionPool
+
     files = page_files(paths)
     if not files:
         raise UserError("no .html or .html.gz pages found")

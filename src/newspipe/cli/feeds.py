@@ -13,13 +13,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from newspipe import pipeline
 from newspipe.cli import DbOption, UserError, app, console, out, progress_reporter, settings_for
 from newspipe.config import Settings
-from newspipe.fetch import http
-from newspipe.fetch.feeds import FeedError, parse_feed
 from newspipe.models import FeedRole, FeedSpec, ParsedFeed
-from newspipe.store import StoreError, open_store, repo
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -39,6 +35,9 @@ def feeds_add(
     db: DbOption = None,
 ) -> None:
     """Add a feed (or update its name and role)."""
+    from newspipe import pipeline
+    from newspipe.store import open_store
+
     if not url.lower().startswith(("http://", "https://")):
         raise UserError(f"not an http(s) URL: {url}")
     store = open_store(settings_for(None, db).database_url)
@@ -49,12 +48,16 @@ def feeds_add(
 @feeds_app.command("remove")
 def feeds_remove(url_or_id: str, db: DbOption = None) -> None:
     """Remove a feed and its entries (articles already fetched stay)."""
+    from newspipe.store import repo
+
     console.print(f"removed feed {_change_feed(url_or_id, db, repo.remove_feed)}")
 
 
 @feeds_app.command("resume")
 def feeds_resume(url_or_id: str, db: DbOption = None) -> None:
     """Un-pause a feed and forget its failures: it is polled at the next run."""
+    from newspipe.store import repo
+
     console.print(f"resumed feed {_change_feed(url_or_id, db, repo.resume_feed)}")
 
 
@@ -62,6 +65,8 @@ def _change_feed(url_or_id: str, db: str | None,
                  change: Callable[[Connection, int], None]) -> int:
     """Apply `change` (connection, feed id) to the feed named by URL or id, in one
     transaction; returns its id. An unknown feed is one clear error."""
+    from newspipe.store import open_store, repo
+
     store = open_store(settings_for(None, db).database_url)
     with store.begin() as connection:
         feed_id = repo.feed_id_by_url_or_id(connection, url_or_id)
@@ -77,6 +82,8 @@ def feeds_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per feed.")] = False,
 ) -> None:
     """Every feed with its health: last status, failures, last error, next poll, pause."""
+    from newspipe.store import open_store, repo
+
     store = open_store(settings_for(None, db).database_url, migrate=False)
     with store.connect() as connection:
         rows = repo.feed_rows(connection)
@@ -117,6 +124,9 @@ def feeds_check(
 ) -> None:
     """Parse a feed file or URL and print its entries; exit 1 when it is unusable.
     A URL the store polls also shows its health there."""
+    from newspipe.fetch import http
+    from newspipe.fetch.feeds import FeedError
+
     settings = settings_for(config, db)
     health = _stored_health(path_or_url, settings.database_url)
     try:
@@ -147,6 +157,8 @@ def feeds_check(
 
 def _stored_health(url: str, database_url: str) -> dict | None:
     """The feed's health when the store (if there is one) polls this URL."""
+    from newspipe.store import StoreError, open_store, repo
+
     if database_url.startswith("sqlite:///") and not Path(database_url[10:]).is_file():
         return None  # do not create an empty store just to look
     try:
@@ -160,6 +172,8 @@ def _stored_health(url: str, database_url: str) -> dict | None:
 
 
 def _parse_path_or_url(path_or_url: str, settings: Settings) -> ParsedFeed:
+    from newspipe.fetch.feeds import parse_feed
+
     if path_or_url.lower().startswith(("http://", "https://")):
         page = asyncio.run(_fetch_feed(path_or_url, settings))
         return parse_feed(page.content, page.final_url, page.headers)
@@ -170,6 +184,8 @@ def _parse_path_or_url(path_or_url: str, settings: Settings) -> ParsedFeed:
 
 
 async def _fetch_feed(url: str, settings: Settings):
+    from newspipe.fetch import http
+
     async with http.Fetcher(settings) as fetcher:
         return await fetcher.fetch(url, headers={"Accept": http.FEED_ACCEPT},
                                    accept=http.acceptable_feed_type)
@@ -192,6 +208,9 @@ def poll(
     config: ConfigOption = None,
 ) -> None:
     """Poll every due feed of the store once (feeds from --config are added first)."""
+    from newspipe import pipeline
+    from newspipe.store import open_store
+
     settings = settings_for(config, db)
     store = open_store(settings.database_url)
     if settings.feeds:

@@ -6,10 +6,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import lxml.html
+import trafilatura.utils
+from lxml import etree
+
 from extract_helpers import article_rows, stored_article
 from newspipe import pipeline
 from newspipe.extract import FeedHints, extract_article
 from newspipe.extract.cleanup import learn_boilerplate, remove_boilerplate, trim_repeats
+from newspipe.extract.core import load_html
 from newspipe.extract.metadata import drop_site_from_authors, strip_site_from_title
 from newspipe.store.schema import articles
 
@@ -129,3 +134,22 @@ def test_the_publisher_is_not_listed_among_the_authors():
     assert drop_site_from_authors("The Coast Herald; Jane Doe", "The Coast Herald", url) == \
         "Jane Doe"
     assert drop_site_from_authors("Coast Herald", None, url) == "Coast Herald"
+
+
+def test_pages_parse_as_trafilaturas_load_html_parses_them():
+    """newspipe parses with its own parser (element classes looked up in C): the same trees
+    as trafilatura's `load_html`, including its fallbacks."""
+    page = news_page().decode()
+    cases = {
+        "page": page,
+        "xml declaration in text": '<?xml version="1.0" encoding="utf-8"?>\n' + page,
+        "self-closing html": "<!DOCTYPE html>\n<html/>\n<body><p>" + PARAGRAPHS[0] + "</p></body>",
+        "plain text": "just a line of text, not a page",
+        "control characters": page.replace("Tuesday", "Tues\x0bday"),
+    }
+    for name, text in cases.items():
+        ours, theirs = load_html(text), trafilatura.utils.load_html(text)
+        assert (ours is None) == (theirs is None), name
+        if ours is not None:
+            assert etree.tostring(ours) == etree.tostring(theirs), name
+            assert all(isinstance(e, lxml.html.HtmlElement) for e in ours.iter(etree.Element)), name

@@ -6,10 +6,11 @@ import codecs
 import re
 from dataclasses import dataclass
 
+import lxml.html
 import trafilatura
 from lxml import etree
-from lxml.html import HtmlElement
-from trafilatura.utils import decode_file, load_html
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
+from trafilatura.utils import decode_file, is_dubious_html, repair_faulty_html
 
 from newspipe.extract import cleanup
 from newspipe.extract.guard import (
@@ -42,6 +43,14 @@ TRAFILATURA_OPTIONS = {
     "favor_recall": False,
 }
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+# trafilatura's parser settings. lxml.html's own parsers look each element's class up in
+# Python, to give form fields classes of their own that trafilatura never uses; looked up
+# in C, every element is the same HtmlElement and the extraction costs 3-4 % less CPU
+# (the same text and metadata on the 300 extraction-dev pages).
+_HTML_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, encoding="utf-8",
+                                    remove_comments=True, remove_pis=True)
+_HTML_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
+    element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
 # JSON-LD stays: trafilatura reads it to detect forums and as a fallback article body.
 _CODE = etree.XPath('//script[not(@type="application/ld+json")]|//style')
 DATE_OPTIONS = {"extensive_search": True, "original_date": True,
@@ -101,6 +110,26 @@ def decode_html(content: bytes, charset: str | None) -> str:
         except UnicodeDecodeError:
             continue
     return decode_file(content)
+
+
+def _fromstring(markup: str | bytes) -> HtmlElement | None:
+    try:
+        return lxml.html.fromstring(markup, parser=_HTML_PARSER)
+    except (ValueError, etree.LxmlError):  # an encoding declaration in text; an empty document
+        return None
+
+
+def load_html(text: str) -> HtmlElement | None:
+    """Decoded HTML -> a tree, as trafilatura's `load_html` does it (faulty markup repaired,
+    bytes tried when text fails, None for what is not HTML), with the parser above."""
+    beginning = text[:50].lower()
+    text = repair_faulty_html(text, beginning)
+    tree = _fromstring(text)
+    if tree is None or len(tree) < 1:
+        tree = _fromstring(text.encode("utf8", "surrogatepass"))
+    if tree is None or (is_dubious_html(beginning) and len(tree) < 2):
+        return None
+    return tree
 
 
 def parse_page(content: bytes, charset: str | None, limits: Limits = DEFAULT_LIMITS,

@@ -38,6 +38,9 @@ def test_services_images_and_commands(compose):
     assert set(services) == {"postgres", "redis", "airflow-init", *AIRFLOW_SERVICES}
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
+    server = " ".join(services["postgres"]["command"])
+    assert server.startswith("postgres ") and "shared_buffers=${POSTGRES_SHARED_BUFFERS:-" in server
+    assert services["postgres"]["shm_size"]
     images = {services[name]["image"] for name in [*AIRFLOW_SERVICES, "airflow-init"]}
     assert len(images) == 1, "every Airflow component runs the one newspipe image"
     for name, command in AIRFLOW_SERVICES.items():

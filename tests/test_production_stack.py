@@ -52,6 +52,15 @@ def test_services_images_and_commands(compose):
     assert re.search(r"^FROM apache/airflow:\$\{AIRFLOW_VERSION\}", dockerfile, re.M)
     assert '"/opt/newspipe[postgres]"' in dockerfile
     assert "COPY --chown=airflow:root dags" in dockerfile
+    # newspipe's named volumes are mounted on directories the image makes as the airflow
+    # user (the base image's, never switched to root): an empty volume takes the directory's
+    # owner, and a mount point the image lacks would be root's, unwritable for the tasks.
+    assert "USER root" not in dockerfile
+    for mount in compose["x-airflow-common"]["volumes"]:
+        source, target = mount.split(":")[:2]
+        if target.startswith("/opt/newspipe/") and not source.startswith((".", "/", "$")):
+            assert re.search(rf"^RUN mkdir -p {re.escape(target)} && chmod 775 "
+                             rf"{re.escape(target)}$", dockerfile, re.M), target
 
 
 def test_health_checks_and_celery_profile(compose):

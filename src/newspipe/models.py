@@ -67,6 +67,8 @@ class ExtractedArticle:
     canonical_url: str | None = None
     description: str | None = None
     image: str | None = None
+    # Normalised lines taken out of `text` as the site's learned boilerplate.
+    boilerplate_removed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

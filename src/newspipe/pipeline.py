@@ -414,7 +414,8 @@ def _save_outcomes(store: Store, outcomes: Sequence[Outcome], boilerplate: _Lear
             failures.append((outcome.key, f"extraction failed: {outcome.error}"))
             continue
         article = outcome.article
-        article.text = cleanup.remove_boilerplate(article.text, boilerplate.of_feed(feed_id))
+        article.text, article.boilerplate_removed = cleanup.remove_boilerplate(
+            article.text, boilerplate.of_feed(feed_id))
         boilerplate.saved(feed_id)
         saved.append((outcome.key, article))
     with store.begin() as connection:
@@ -440,11 +441,11 @@ def _extraction_jobs(batch: Sequence[int], pages: dict[int, Row],
 
 
 class _LearnedBoilerplate:
-    """Per feed, the lines that recur across its latest texts (`cleanup.learn_boilerplate`
-    over the last 200), learned again as this run saves more of the feed's articles: once
-    as many again as it was learned from, at least 64 (a new feed: after 64, 128, 256 of
-    them, then every 200), rather than before every batch (learning costs ~0.5 ms an
-    article)."""
+    """Per feed, the lines that recur across its latest texts as extracted
+    (`cleanup.learn_boilerplate` over the last 200), learned again as this run saves more
+    of the feed's articles: once as many again as it was learned from, at least 64 (a new
+    feed: after 64, 128, 256 of them, then every 200), rather than before every batch
+    (learning costs ~0.5 ms an article)."""
 
     def __init__(self, store: Store):
         self.store = store

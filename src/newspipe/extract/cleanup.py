@@ -52,7 +52,9 @@ def trim_repeats(text: str, title: str | None, teasers: Iterable[str | None] = (
 def learn_boilerplate(texts: Iterable[str], min_articles: int = 5,
                       min_share: float = 0.2) -> frozenset[str]:
     """Lines (normalized) that recur in many articles of one site: subscription pleas,
-    "Read more", copyright lines. A story's own lines do not recur across articles."""
+    "Read more", copyright lines. A story's own lines do not recur across articles. The
+    texts are as extracted: a stored text with the learned lines it lost put back (see
+    `remove_boilerplate`), or a line would be forgotten once every recent text had lost it."""
     counts: Counter[str] = Counter()
     total = 0
     for text in texts:
@@ -62,10 +64,15 @@ def learn_boilerplate(texts: Iterable[str], min_articles: int = 5,
     return frozenset(line for line, count in counts.items() if count >= needed)
 
 
-def remove_boilerplate(text: str, boilerplate: frozenset[str]) -> str:
-    """The text without learned boilerplate lines; unchanged if nothing else would remain
-    (a page that is all boilerplate is better judged by a reader than emptied)."""
+def remove_boilerplate(text: str, boilerplate: frozenset[str]) -> tuple[str, tuple[str, ...]]:
+    """The text without learned boilerplate lines, and those lines (normalized), kept for
+    learning; the text unchanged if nothing else would remain (a page that is all
+    boilerplate is better judged by a reader than emptied)."""
     if not boilerplate:
-        return text
-    kept = [line for line in text.splitlines() if normalized(line) not in boilerplate]
-    return "\n".join(kept) if kept else text
+        return text, ()
+    kept, removed = [], []
+    for line in text.splitlines():
+        (removed if normalized(line) in boilerplate else kept).append(line)
+    if not kept:
+        return text, ()
+    return "\n".join(kept), tuple(normalized(line) for line in removed)

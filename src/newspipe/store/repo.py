@@ -257,7 +257,8 @@ def _extraction_values(extracted: ExtractedArticle, current: Row, now: datetime)
             "published_at": best_published_at(extracted.published_at, current.published_at),
             "modified_at": extracted.updated_at, "language": extracted.language,
             "sitename": extracted.sitename, "description": extracted.description,
-            "image": extracted.image, "updated_at": now}
+            "image": extracted.image, "updated_at": now,
+            "boilerplate_removed": "\n".join(extracted.boilerplate_removed) or None}
 
 
 def extraction_hints(connection: Connection, article_ids: Sequence[int]) -> dict[int, Row]:
@@ -274,12 +275,14 @@ def extraction_hints(connection: Connection, article_ids: Sequence[int]) -> dict
 
 
 def recent_feed_texts(connection: Connection, feed_id: int, limit: int = 200) -> list[str]:
-    """Texts of the feed's latest extracted articles: where per-site boilerplate is learned."""
-    return list(connection.scalars(
-        select(articles.c.text).where(articles.c.feed_id == feed_id,
-                                      articles.c.status.in_(("extracted", "deduped")),
-                                      articles.c.text.is_not(None))
-        .order_by(articles.c.id.desc()).limit(limit)))
+    """Texts of the feed's latest extracted articles as extracted, the learned boilerplate
+    lines they lost put back: where per-site boilerplate is learned."""
+    rows = connection.execute(
+        select(articles.c.text, articles.c.boilerplate_removed)
+        .where(articles.c.feed_id == feed_id, articles.c.status.in_(("extracted", "deduped")),
+               articles.c.text.is_not(None))
+        .order_by(articles.c.id.desc()).limit(limit))
+    return [f"{text}\n{removed}" if removed else text for text, removed in rows]
 
 
 def mark_failed(connection: Connection, article_id: int, error: str) -> None:

@@ -122,6 +122,9 @@ articles = Table(
     Column("image", Text),
     Column("modified_at", UTCDateTime),  # the page's own last-modified date
     Column("text", Text),
+    # Learned per-site boilerplate lines removed from `text`, normalised, one per line:
+    # learning sees them again (extract/cleanup.py), so it does not forget them.
+    Column("boilerplate_removed", Text),
     Column("text_hash", String(64), index=True),
     Column("minhash", LargeBinary),
     Column("shingle_count", Integer),

@@ -113,3 +113,49 @@ def test_the_lsh_index_is_unlogged_on_postgresql_and_marked_complete(pg_url):
         assert persistence == {"lsh_buckets": "u", "lsh_index_state": "u", "articles": "p"}
         assert connection.execute(text("SELECT id FROM lsh_index_state")).scalars().all() == [1]
     store.dispose()
+
+
+LATE_TEXT = ("The harbour authority said on Tuesday that the northern pier would close for "
+             "repairs until the end of the summer season, after divers found cracks.")
+
+
+def _article_state(store, article_id: int) -> tuple:
+    from sqlalchemy import select
+
+    from newspipe.store.schema import articles
+
+    with store.connect() as connection:
+        return tuple(connection.execute(select(
+            articles.c.status, articles.c.error, articles.c.text, articles.c.cluster_id,
+            articles.c.updated_at).where(articles.c.id == article_id)).one())
+
+
+@pytest.mark.parametrize("done_by_other_run", ["extracted", "deduped"])
+def test_a_late_extraction_outcome_leaves_an_article_another_run_finished(
+        store, done_by_other_run):
+    """Overlapping runs, or a retried extract task: the slower one's outcome (a timeout, or
+    a text) arrives after the other run extracted the article, or placed it in its story.
+    Both extract-stage writers, as `_save_outcomes` calls them, leave it as it is."""
+    from newspipe import pipeline
+    from newspipe.models import ExtractedArticle
+    from newspipe.store import repo
+
+    with store.begin() as connection:
+        article_id, pending_id = repo.insert_extracted_articles(connection, [
+            {"key": "late", "text": LATE_TEXT}, {"key": "pending", "text": LATE_TEXT}])
+        repo.requeue_for_extraction(connection, [pending_id])
+    if done_by_other_run == "deduped":
+        pipeline.deduplicate_articles(store, [article_id])
+    before = _article_state(store, article_id)
+    assert before[0] == done_by_other_run
+
+    with store.begin() as connection:
+        repo.mark_all_failed(connection, [(article_id, "extraction failed: timed out")])
+    assert _article_state(store, article_id) == before
+    with store.begin() as connection:
+        repo.save_extractions(connection, [(article_id, ExtractedArticle(text="stale"))])
+    assert _article_state(store, article_id) == before
+
+    with store.begin() as connection:  # an article still waiting for extraction does fail
+        repo.mark_all_failed(connection, [(pending_id, "extraction failed: timed out")])
+    assert _article_state(store, pending_id)[:2] == ("failed", "extraction failed: timed out")

@@ -285,15 +285,23 @@ def recent_feed_texts(connection: Connection, feed_id: int, limit: int = 200) ->
     return [f"{text}\n{removed}" if removed else text for text, removed in rows]
 
 
-def mark_failed(connection: Connection, article_id: int, error: str) -> None:
-    mark_all_failed(connection, [(article_id, error)])
+def mark_failed(connection: Connection, article_id: int, error: str, *,
+                from_status: str = "extracted") -> None:
+    """One article's failure; the default is the dedup stage's (its only caller): a text
+    without words, on an article still `extracted`."""
+    mark_all_failed(connection, [(article_id, error)], from_status=from_status)
 
 
-def mark_all_failed(connection: Connection, failures: Sequence[tuple[int, str]]) -> None:
-    """Record each article's failure with its reason, one statement for all."""
+def mark_all_failed(connection: Connection, failures: Sequence[tuple[int, str]], *,
+                    from_status: str = "fetched") -> None:
+    """Record each article's failure with its reason, one statement for all. Only articles
+    still in `from_status` (the failing stage's input: `fetched` for extraction) change: a
+    late outcome, from a retried task or an overlapping run, must not fail an article that
+    another run extracted or placed in its story meanwhile (a story member marked failed)."""
     if failures:
         connection.execute(
-            update(articles).where(articles.c.id == bindparam("_id"))
+            update(articles)
+            .where(articles.c.id == bindparam("_id"), articles.c.status == from_status)
             .values(status="failed", error=bindparam("_error"), updated_at=utcnow()),
             [{"_id": article_id, "_error": error} for article_id, error in failures])
 

@@ -34,20 +34,18 @@ def newspipe_maintenance():
 
     @task
     def report_feed_health() -> dict:
-        from newspipe.store.read import feed_health
+        from newspipe import pipeline
 
-        feeds = [f for f in feed_health(open_store(settings()))
-                 if not f["url"].startswith("manual:")]
-        unhealthy = [f for f in feeds if f["consecutive_failures"] or f["paused_reason"]]
-        for feed in unhealthy:
+        health = pipeline.feed_health_report(open_store(settings()))
+        for feed in health.unhealthy:
             log.warning("feed %s (%s): %d consecutive failures, last error: %s%s",
                         feed["name"], feed["url"], feed["consecutive_failures"],
                         feed["last_error"],
                         f", paused: {feed['paused_reason']}" if feed["paused_reason"] else "")
-        if feeds and len(unhealthy) == len(feeds):
-            raise RuntimeError(f"all {len(feeds)} feeds are failing: check the network")
-        return {"feeds": len(feeds), "unhealthy": len(unhealthy),
-                "unhealthy_ids": [f["id"] for f in unhealthy][:100]}
+        if health.all_failing:
+            raise RuntimeError(f"all {health.feeds} feeds are failing: check the network")
+        return {"feeds": health.feeds, "unhealthy": len(health.unhealthy),
+                "unhealthy_ids": [f["id"] for f in health.unhealthy][:100]}
 
     @task(trigger_rule="all_done")
     def tidy_database() -> None:

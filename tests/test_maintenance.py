@@ -1,14 +1,22 @@
-"""Maintenance stages on both backends: pruning the LSH index, tidying the database."""
+"""Maintenance stages on both backends (pruning the LSH index, tidying the database) and
+`newspipe maintenance`, which runs them from the command line."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from dataclasses import replace
 
 from sqlalchemy import func, select
 
 from newspipe import pipeline
+from newspipe.store import open_store, repo
 from newspipe.store.read import summary
-from newspipe.store.schema import lsh_buckets
+from newspipe.store.schema import lsh_buckets, utcnow
+
+NEWSPIPE = [sys.executable, "-c", "from newspipe.workers import main; main()"]
 
 
 def test_prune_keeps_the_window_and_tidy_runs(store, seed_server):
@@ -25,3 +33,31 @@ def test_prune_keeps_the_window_and_tidy_runs(store, seed_server):
     assert indexed() == 0
     pipeline.tidy_store(store)
     assert summary(store)["stories"] == 4
+
+
+def test_maintenance_command_prunes_reports_and_fails_when_every_feed_fails(tmp_path,
+                                                                            seed_server):
+    """`newspipe maintenance`, as cron would run it on a store without Airflow."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(url)
+    pipeline.run_cycle(store, seed_server.settings(database_url=url))
+
+    def maintenance(**env: str):
+        return subprocess.run([*NEWSPIPE, "maintenance", "--db", url], capture_output=True,
+                              text=True, timeout=120, cwd=tmp_path, env={**os.environ, **env})
+
+    kept = maintenance()
+    assert kept.returncode == 0, kept.stderr
+    assert "pruned 0 LSH index rows older than 30 days; 6 feeds, 0 failing or paused" \
+        in " ".join(kept.stderr.split())
+    pruned = maintenance(NEWSPIPE_RETENTION_DAYS="0")
+    assert pruned.returncode == 0, pruned.stderr
+    assert re.search(r"pruned [1-9]\d* LSH index rows older than 0 days", pruned.stderr)
+    with store.begin() as connection:
+        for feed in repo.feed_rows(connection):
+            repo.record_feed_failure(connection, feed.id, "connection refused [errno 111]", None,
+                                     next_poll_at=utcnow())
+    failing = maintenance()
+    assert failing.returncode == 1
+    assert "connection refused [errno 111]" in failing.stderr  # rich markup left as text
+    assert "error: all 6 feeds are failing: check the network" in failing.stderr

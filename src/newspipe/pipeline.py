@@ -850,6 +850,42 @@ def reprocess(store: Store, settings: Settings, since: datetime, until: datetime
 
 # --- Maintenance ---
 
+@dataclass
+class FeedHealth:
+    """The polled feeds (manual ones, never polled, left out) and those failing or paused."""
+
+    feeds: int
+    unhealthy: list[dict]
+
+    @property
+    def all_failing(self) -> bool:
+        """Every feed failing at once: more likely the network than the feeds."""
+        return self.feeds > 0 and len(self.unhealthy) == self.feeds
+
+
+def feed_health_report(store: Store) -> FeedHealth:
+    from newspipe.store.read import feed_health
+
+    polled = [f for f in feed_health(store) if not f["url"].startswith("manual:")]
+    return FeedHealth(len(polled), [f for f in polled
+                                    if f["consecutive_failures"] or f["paused_reason"]])
+
+
+@dataclass
+class MaintenanceResult:
+    pruned: int
+    health: FeedHealth
+
+
+def maintain(store: Store, settings: Settings) -> MaintenanceResult:
+    """What the daily maintenance does, in one call for the command line: prune the index
+    outside the retention window, report feed health, tidy the database."""
+    pruned = prune_index(store, settings)
+    health = feed_health_report(store)
+    tidy_store(store)
+    return MaintenanceResult(pruned, health)
+
+
 def tidy_store(store: Store) -> None:
     """Refresh the planner's statistics; on PostgreSQL also make the space of pruned rows
     reusable. (SQLite checkpoints its WAL by itself.)"""

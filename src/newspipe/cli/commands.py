@@ -1,4 +1,4 @@
-"""The core commands: demo, run, export, db upgrade."""
+"""The core commands: demo, run, export, maintenance, db upgrade."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from newspipe.cli import (
     DbOption,
@@ -90,6 +91,32 @@ def export(
             stream.close()
     if output:
         console.print(f"wrote {count} stories to {output}")
+
+
+@app.command()
+def maintenance(
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="TOML file (for retention_days).")] = None,
+    db: DbOption = None,
+) -> None:
+    """What the daily Airflow maintenance does, for stores run from the command line (cron):
+    prune the LSH index outside retention_days, report feed health, tidy the database.
+    Exit status 1 when every feed is failing."""
+    from newspipe import pipeline
+    from newspipe.store import open_store
+
+    settings = settings_for(config, db)
+    result = pipeline.maintain(open_store(settings.database_url), settings)
+    console.print(f"pruned {result.pruned} LSH index rows older than "
+                  f"{settings.retention_days} days; {result.health.feeds} feeds, "
+                  f"{len(result.health.unhealthy)} failing or paused")
+    for feed in result.health.unhealthy:
+        paused = f", paused: {feed['paused_reason']}" if feed["paused_reason"] else ""
+        console.print(escape(f"  {feed['name']} ({feed['url']}): {feed['consecutive_failures']} "
+                             f"consecutive failures, last error: {feed['last_error']}{paused}"),
+                      highlight=False, soft_wrap=True)
+    if result.health.all_failing:
+        raise UserError(f"all {result.health.feeds} feeds are failing: check the network")
 
 
 @db_app.command("upgrade")

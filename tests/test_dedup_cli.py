@@ -59,6 +59,10 @@ def test_dedup_command_bad_input_is_one_line(tmp_path):
     done = newspipe("dedup", "bad.jsonl", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip() == "error: bad.jsonl:2: a row needs an 'id' and a string 'text'"
+    (tmp_path / "twice.jsonl").write_text('{"id": 1, "text": "a"}\n\n{"id": "1", "text": "b"}\n')
+    twice = newspipe("dedup", "twice.jsonl", cwd=tmp_path)
+    assert twice.returncode == 1
+    assert twice.stderr.strip() == "error: twice.jsonl:3: id '1' repeats line 1"
     missing = newspipe("dedup", "nothing.jsonl", cwd=tmp_path)
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
 

@@ -17,13 +17,18 @@ from newspipe.cli import DbOption, UserError, app, console, progress_reporter, s
 
 
 def read_corpus(path: Path) -> list[dict]:
-    """Rows of a JSON Lines corpus: `id` and `text` required; `title`, `url`, `source`,
-    `role`, `published_at` (ISO 8601) optional."""
-    rows = []
+    """Rows of a JSON Lines corpus: `id` (unique) and `text` required; `title`, `url`,
+    `source`, `role`, `published_at` (ISO 8601) optional."""
+    rows, line_of = [], {}
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
             if line.strip():
-                rows.append(_corpus_row(line, f"{path}:{number}"))
+                row = _corpus_row(line, f"{path}:{number}")
+                if row["key"] in line_of:  # its text would silently be the first one's
+                    raise UserError(f"{path}:{number}: id {row['key']!r} repeats line "
+                                    f"{line_of[row['key']]}")
+                line_of[row["key"]] = number
+                rows.append(row)
     return rows
 
 
@@ -77,7 +82,10 @@ def dedup(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="File to write (default: stdout).")] = None,
     threshold: Annotated[float | None, typer.Option(
-        "--threshold", min=0.0, max=1.0, help="Jaccard similarity that merges two texts.")] = None,
+        "--threshold", min=0.0, max=1.0,
+        help="Jaccard similarity that merges two texts (default 0.5; a shorter text "
+             "largely contained in a longer one merges at dedup_containment_threshold, "
+             "0.7, whatever this says).")] = None,
     db: DbOption = None,
 ) -> None:
     """Group a corpus into stories with the pipeline's own engine and store (a temporary

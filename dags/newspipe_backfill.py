@@ -28,7 +28,6 @@ from newspipe_common import (
     HTTP_POOL,
     batch_size,
     batches,
-    change_cursor,
     deduplicate_and_publish,
     open_store,
     settings,
@@ -75,7 +74,7 @@ def newspipe_backfill():
         if mode == "urls" and not params["urls"]:
             raise ValueError("mode urls needs urls")
         if mode != "reprocess":
-            return {"mode": mode, "changes_from": change_cursor()}
+            return {"mode": mode}
         since, until = params["since"], params["until"]
         if since is None and until is None and context["dag_run"].run_type == "backfill":
             since = context["data_interval_start"].isoformat()
@@ -86,8 +85,7 @@ def newspipe_backfill():
             raise ValueError(f"since {since} is not before until {until}")
         if not (params["extract"] or params["dedup"]):
             raise ValueError("extract and dedup are both off: nothing to do")
-        return {"mode": mode, "since": since, "until": until,
-                "changes_from": change_cursor()}
+        return {"mode": mode, "since": since, "until": until}
 
     @task.branch
     def choose(request: dict) -> str:
@@ -140,11 +138,14 @@ def newspipe_backfill():
 
         return len(pipeline.extract_articles(open_store(settings()), article_ids))
 
-    @task(trigger_rule="none_failed", outlets=[CANONICAL_STORE])
+    # Inlet too: its latest events say where the last range announced ends, so what
+    # `reprocess` changed (stories taken apart) is announced: by this task, or when it is
+    # skipped, by the next publishing task of any newspipe DAG.
+    @task(trigger_rule="none_failed", inlets=[CANONICAL_STORE], outlets=[CANONICAL_STORE])
     def publish(extracted: list[int], request: dict) -> dict:
         if request["mode"] == "reprocess" and not get_current_context()["params"]["dedup"]:
             raise AirflowSkipException("dedup is off: articles wait for the next ingest run")
-        return deduplicate_and_publish(request["changes_from"])
+        return deduplicate_and_publish()
 
     request = check_params()
     requested() >> request

@@ -19,13 +19,16 @@ import pendulum
 from airflow.sdk import Asset
 
 if TYPE_CHECKING:
+    from airflow.sdk.execution_time.context import InletEventsAccessors
+
     from newspipe.config import Settings
     from newspipe.store import Store
 
 STORE_CONNECTION_ID = "newspipe_store"
 
 # The canonical store, as downstream DAGs see it: one event per publishing run that changed
-# stories, carrying the counts and the range of `changes` ids to read.
+# stories, carrying the counts and the range of `changes` ids to read (each range starts
+# where the previous event's ended).
 CANONICAL_STORE = Asset(name="newspipe_canonical_store", uri="newspipe://canonical-store",
                         group="newspipe")
 
@@ -102,34 +105,58 @@ def batch_size(name: str, default: int) -> int:
     return int(os.environ.get(f"NEWSPIPE_{name.upper()}_PER_BATCH", str(default)))
 
 
-def change_cursor() -> int:
-    """The newest `changes` id: where the next Asset event's range of changes starts."""
+# How many of the Asset's latest events are looked at for the last range announced: the
+# newest of ours is among them unless someone created that many events by hand.
+RECENT_EVENTS = 20
+
+
+def last_announced_change(inlet_events: InletEventsAccessors) -> int:
+    """Where the ranges announced so far end: the largest `changes_to` among the latest
+    events on CANONICAL_STORE (an inlet of the publishing task); 0 before the first event,
+    so the first one covers the whole log. Airflow records a task's outlet event when the
+    task succeeds, so only ranges consumers were really given count: the changes of an
+    attempt that died after committing batches are in the next event."""
+    recent = inlet_events[CANONICAL_STORE].ascending(False).limit(RECENT_EVENTS)
+    ends = [(event.extra or {}).get("changes_to") for event in recent]
+    return max((end for end in ends if isinstance(end, int)), default=0)
+
+
+def changes_to_announce(inlet_events: InletEventsAccessors, store: Store) -> tuple[int, int]:
+    """The `changes` ids (from, to] the next event announces: from the end of the ranges
+    announced so far to the newest change."""
     from newspipe.store.read import latest_change_id
 
-    return latest_change_id(open_store(settings()))
+    start, end = last_announced_change(inlet_events), latest_change_id(store)
+    if start > end:  # change ids never go back: the events were about another store
+        start = 0
+    return start, end
 
 
-def deduplicate_and_publish(changes_from: int | None = None) -> dict[str, int]:
+def deduplicate_and_publish() -> dict[str, int]:
     """The single writer of stories (the store serialises writers): every extracted
     article, including any left by an earlier run, placed in its story. The task's event on
     CANONICAL_STORE carries the counts and the `changes` ids (changes_from, changes_to] that
-    consumers read with newspipe.store.read.changes_since; no event when nothing changed."""
+    consumers read with newspipe.store.read.changes_since; no event when nothing changed.
+
+    Each range starts where the announced ones end, so together they cover the log without
+    a gap: two publishers racing (ingest and backfill) may announce some changes twice,
+    which consumers tolerate (a change id is a cursor), but none is left out. The calling
+    task must have CANONICAL_STORE among its inlets as well as its outlets."""
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowSkipException
 
     from newspipe import pipeline
-    from newspipe.store.read import latest_change_id
 
+    context = get_current_context()
     config = settings()
     store = open_store(config)
-    if changes_from is None:
-        changes_from = latest_change_id(store)
     dedup = pipeline.deduplicate_articles(store, deduplicator=pipeline.deduplicator_for(config))
+    changes_from, changes_to = changes_to_announce(context["inlet_events"], store)
     summary = {"articles": dedup.articles, "new_stories": dedup.new_stories,
                "new_duplicates": dedup.new_duplicates,
                "changed_canonicals": dedup.changed_canonicals,
-               "changes_from": changes_from, "changes_to": latest_change_id(store)}
-    if summary["changes_to"] == changes_from:
+               "changes_from": changes_from, "changes_to": changes_to}
+    if changes_to == changes_from:
         raise AirflowSkipException("no story changed: no Asset event")
-    get_current_context()["outlet_events"][CANONICAL_STORE].extra = summary
+    context["outlet_events"][CANONICAL_STORE].extra = summary
     return summary

@@ -92,7 +92,8 @@ def newspipe_ingest():
 
         return len(pipeline.extract_articles(open_store(settings()), article_ids))
 
-    @task(trigger_rule=AFTER_MAPPED, outlets=[CANONICAL_STORE])
+    # Inlet too: its latest events say where the last range announced ends.
+    @task(trigger_rule=AFTER_MAPPED, inlets=[CANONICAL_STORE], outlets=[CANONICAL_STORE])
     def publish(extracted: list[int]) -> dict[str, int]:
         return deduplicate_and_publish()
 

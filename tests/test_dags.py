@@ -11,10 +11,11 @@ import pytest
 pytest.importorskip("airflow")
 
 from airflow.dag_processing.dagbag import BundleDagBag  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import delete, select  # noqa: E402
 
-from newspipe.store import open_store  # noqa: E402
-from newspipe.store.read import canonical_records, summary  # noqa: E402
+from newspipe import pipeline  # noqa: E402
+from newspipe.store import open_store, repo  # noqa: E402
+from newspipe.store.read import canonical_records, latest_change_id, summary  # noqa: E402
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 DAG_IDS = {"newspipe_ingest", "newspipe_backfill", "newspipe_maintenance",
@@ -48,7 +49,19 @@ def newspipe_env(monkeypatch, database_url, feeds_file):
     monkeypatch.setenv("NEWSPIPE_FEEDS_PER_BATCH", "2")
     monkeypatch.setenv("NEWSPIPE_ENTRIES_PER_BATCH", "3")
     monkeypatch.setenv("NEWSPIPE_TASK_RETRIES", "0")
+    forget_asset_events()
     return database_url
+
+
+def forget_asset_events() -> None:
+    """Each test's store is new, so must the Asset's history be: publishing starts its range
+    where the last event's ended, and the session's tests share one Airflow database."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.execute(delete(AssetEvent).where(AssetEvent.asset_id.in_(
+            select(AssetModel.id).where(AssetModel.name == "newspipe_canonical_store"))))
 
 
 def asset_events(run) -> list[dict]:
@@ -87,6 +100,10 @@ def test_ingest_dag_is_wired_for_production():
     for task in dag.tasks:
         assert task.retries == 3 and task.retry_exponential_backoff
     assert [a.name for a in dag.get_task("publish").outlets] == ["newspipe_canonical_store"]
+    backfill = dag_bag().dags["newspipe_backfill"]
+    for publish in (dag.get_task("publish"), backfill.get_task("publish")):
+        # Its own latest events say where the next range of changes starts.
+        assert [a.name for a in publish.inlets] == ["newspipe_canonical_store"]
     consumer = dag_bag().dags["newspipe_consumer_example"]
     assert "newspipe_canonical_store" in str(consumer.timetable.asset_condition)
 
@@ -105,6 +122,8 @@ def test_batches_never_exceed_max_map_length(monkeypatch):
 
 
 def test_ingest_dag_runs_the_pipeline(airflow_db, newspipe_env, manifest):
+    """The stages, the Asset event, no event when nothing changed; and no change left out of
+    the events' ranges: those of an attempt that died before its event are in the next."""
     dag = dag_bag().dags["newspipe_ingest"]
     run = dag.test()
     assert run.state == "success"
@@ -125,6 +144,17 @@ def test_ingest_dag_runs_the_pipeline(airflow_db, newspipe_env, manifest):
     assert again.state == "success"
     assert task_states(again)["publish"] == ["skipped"]  # nothing new: no event
     assert asset_events(again) == []
+
+    # A publishing attempt that committed a batch of changes, then died: no event says so.
+    with store.begin() as connection:
+        ids = repo.insert_extracted_articles(connection, [{"key": "dead attempt", "text": (
+            "Divers found cracks in the northern pier on Monday, and the harbour authority "
+            "closed it for repairs until the end of the summer season, its chief said.")}])
+    assert pipeline.deduplicate_articles(store, ids).new_stories == 1
+    next_run = dag.test()  # as a retry would: nothing left to place, but changes to announce
+    (late,) = asset_events(next_run)
+    assert late["changes_from"] == event["changes_to"]
+    assert late["changes_to"] == latest_change_id(store) > event["changes_to"]
     store.dispose()
 
 

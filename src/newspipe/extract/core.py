@@ -15,6 +15,7 @@ from trafilatura.utils import decode_file, is_dubious_html, repair_faulty_html
 from newspipe.extract import cleanup
 from newspipe.extract.guard import (
     DEFAULT_LIMITS,
+    SNIFF_BYTES,
     ExtractionError,
     Limits,
     check_not_binary,
@@ -42,6 +43,19 @@ TRAFILATURA_OPTIONS = {
     "favor_precision": False,
     "favor_recall": False,
 }
+# Byte-order marks of the encodings whose ASCII characters carry NUL bytes; UTF-32-LE's
+# first, as it begins with UTF-16-LE's.
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+              (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+# (codec, bytes per code unit, offset of an ASCII character's own byte in its unit).
+_WIDE_LAYOUTS = (("utf-32-le", 4, 0), ("utf-32-be", 4, 3),
+                 ("utf-16-le", 2, 0), ("utf-16-be", 2, 1))
+# In the first 4 KB of a UTF-16/32 page, every ASCII character (markup at least: ~20 % of
+# a Chinese page with short paragraphs) pads with NUL bytes, and only U+xx00 characters
+# (一, "one", ~2 % of Chinese text) have a NUL character byte. Random bytes are NUL 1/256
+# of the time at every offset, zero-filled binary at every offset.
+_MIN_PADDING_NULS = 0.1
+_MAX_CHAR_BYTE_NULS = 0.05
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 # trafilatura's parser settings. lxml.html's own parsers look each element's class up in
 # Python, to give form fields classes of their own that trafilatura never uses; looked up
@@ -95,21 +109,74 @@ def _meta_charset(content: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
-def decode_html(content: bytes, charset: str | None) -> str:
-    """Decode with the server's charset when it names a real one that fits the bytes, else
-    with the page's own <meta charset>, else detect (UTF-8 first, then charset-normalizer,
-    via trafilatura). A body that is valid UTF-8 but labelled with a one-byte charset is the
-    common server mislabel: UTF-8 wins (non-ASCII text in a one-byte charset is almost
-    never valid UTF-8)."""
+def _nul_share(head: bytes, offset: int, width: int) -> float:
+    units = head[offset::width]
+    return units.count(0) / len(units) if units else 0.0
+
+
+def _has_nul_pattern(head: bytes, width: int, char_offset: int) -> bool:
+    """Whether the bytes are ASCII-heavy text in code units of `width` bytes: markup is
+    ASCII, whose characters leave every byte but the one at `char_offset` NUL. Binary data
+    has NUL bytes at every offset, or at none often enough."""
+    head = head[:len(head) - len(head) % width]
+    if not head or _nul_share(head, char_offset, width) > _MAX_CHAR_BYTE_NULS:
+        return False
+    return all(_nul_share(head, offset, width) >= _MIN_PADDING_NULS
+               for offset in range(width) if offset != char_offset)
+
+
+def wide_unicode_codec(content: bytes) -> str | None:
+    """UTF-16 or UTF-32, and its byte order, when the bytes show it (a BOM, else the NUL
+    bytes of ASCII characters): evidence no label can override, since a page in any other
+    encoding has no NUL bytes."""
+    for bom, codec in _WIDE_BOMS:
+        if content.startswith(bom):
+            return codec
+    head = content[:SNIFF_BYTES]
+    for codec, width, char_offset in _WIDE_LAYOUTS:
+        if _has_nul_pattern(head, width, char_offset):
+            return codec
+    return None
+
+
+def _decode_wide(content: bytes, codec: str) -> str:
+    """Without the BOM (U+FEFF in a codec of explicit byte order). A stray odd byte or lone
+    surrogate does not make the page any less UTF-16/32: replaced, not fatal."""
+    return content.decode(codec, errors="replace").removeprefix("\ufeff")
+
+
+def _is_wide(codec: str) -> bool:
+    """UTF-16 and UTF-32, the codecs in which ASCII markup has NUL bytes."""
+    return b"\x00" in "<".encode(codec)
+
+
+def _decode_declared_or_detected(content: bytes, charset: str | None) -> str:
+    """Bytes that are not UTF-16/32 (see `decode_html`)."""
     for declared in (charset, _meta_charset(content)):
         codec = _codec(declared)
-        if codec is None or (_is_single_byte(codec) and _is_utf8(content)):
+        # A UTF-16/32 label on bytes without its NUL bytes is as wrong as a label can be,
+        # and decoding "succeeds" (into CJK garbage) whenever the length is even.
+        if codec is None or _is_wide(codec) or (_is_single_byte(codec) and _is_utf8(content)):
             continue
         try:
             return content.decode(codec)
         except UnicodeDecodeError:
             continue
     return decode_file(content)
+
+
+def decode_html(content: bytes, charset: str | None) -> str:
+    """Decode UTF-16 and UTF-32 as the bytes show them (BOM or NUL bytes), whatever the
+    labels say. Other bytes with the server's charset when it names a real one that fits
+    the bytes, else with the page's own <meta charset>, else detect (UTF-8 first, then
+    charset-normalizer, via trafilatura). A body that is valid UTF-8 but labelled with a
+    one-byte charset is the common server mislabel: UTF-8 wins (non-ASCII text in a
+    one-byte charset is almost never valid UTF-8). A UTF-16/32 label on other bytes is
+    ignored."""
+    codec = wide_unicode_codec(content)
+    if codec is not None:
+        return _decode_wide(content, codec)
+    return _decode_declared_or_detected(content, charset)
 
 
 def _fromstring(markup: str | bytes) -> HtmlElement | None:
@@ -132,12 +199,24 @@ def load_html(text: str) -> HtmlElement | None:
     return tree
 
 
+def _decode_text(content: bytes, charset: str | None) -> str:
+    """The page as text, refusing binary content: before decoding (detecting a charset
+    costs more than refusing), except for UTF-16/32, whose ASCII characters carry NUL
+    bytes: what they decode to is checked instead."""
+    codec = wide_unicode_codec(content)
+    if codec is None:
+        check_not_binary(content)
+        return _decode_declared_or_detected(content, charset)
+    text = _decode_wide(content, codec)
+    check_not_binary(text)
+    return text
+
+
 def parse_page(content: bytes, charset: str | None, limits: Limits = DEFAULT_LIMITS,
                ) -> HtmlElement:
     """Bytes -> an lxml tree, refusing what is too large, binary, not HTML or too complex."""
     check_size(content, limits)
-    check_not_binary(content)
-    tree = load_html(decode_html(content, charset))
+    tree = load_html(_decode_text(content, charset))
     if tree is None:
         raise ExtractionError("not an HTML document")
     check_tree(tree, limits)

@@ -10,7 +10,8 @@ from lxml.html import HtmlElement
 
 # Bytes other than these below 0x20 do not occur in text, HTML or not.
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\x1b")
-_SNIFF_BYTES = 4096
+# How much of a page the content checks look at.
+SNIFF_BYTES = 4096
 
 
 class ExtractionError(ValueError):
@@ -42,12 +43,20 @@ def check_size(content: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
             f"page too large: {len(content):,} bytes (limit {limits.max_bytes:,})")
 
 
-def check_not_binary(content: bytes) -> None:
-    """Images, PDFs and random bytes sent as text/html: refuse them before parsing."""
-    head = content[:_SNIFF_BYTES]
-    if b"\x00" in head:
+def _low_codes(head: bytes | str) -> list[int]:
+    """The codes below 0x20 of bytes, or of the characters of a decoded text."""
+    codes = head if isinstance(head, bytes) else map(ord, head)
+    return [code for code in codes if code < 0x20]
+
+
+def check_not_binary(content: bytes | str) -> None:
+    """Images, PDFs and random bytes sent as text/html: refuse them before parsing. Given
+    the raw bytes, or the text a UTF-16/32 page decodes to (its NUL bytes are text)."""
+    head = content[:SNIFF_BYTES]
+    low_codes = _low_codes(head)
+    if 0 in low_codes:
         raise ExtractionError("binary content, not an HTML page (NUL bytes)")
-    controls = sum(1 for byte in head if byte < 0x20 and byte not in _TEXT_CONTROLS)
+    controls = sum(1 for code in low_codes if code not in _TEXT_CONTROLS)
     if controls > len(head) * 0.02:
         raise ExtractionError(f"binary content, not an HTML page ({controls} control bytes "
                               f"in the first {len(head)})")

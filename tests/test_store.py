@@ -152,10 +152,18 @@ def test_a_late_extraction_outcome_leaves_an_article_another_run_finished(
     with store.begin() as connection:
         repo.mark_all_failed(connection, [(article_id, "extraction failed: timed out")])
     assert _article_state(store, article_id) == before
-    with store.begin() as connection:
-        repo.save_extractions(connection, [(article_id, ExtractedArticle(text="stale"))])
+    with store.begin() as connection:  # and says it saved nothing, so nothing is counted
+        assert repo.save_extractions(connection, [
+            (article_id, ExtractedArticle(text="stale"))]) == []
     assert _article_state(store, article_id) == before
 
-    with store.begin() as connection:  # an article still waiting for extraction does fail
+    with store.begin() as connection:  # an article still waiting for extraction is saved
+        assert repo.save_extractions(connection, [
+            (article_id, ExtractedArticle(text="stale")),
+            (pending_id, ExtractedArticle(text="fresh"))]) == [pending_id]
+    assert _article_state(store, pending_id)[0] == "extracted"
+    with store.begin() as connection:
+        repo.requeue_for_extraction(connection, [pending_id])
+    with store.begin() as connection:  # and one waiting does fail
         repo.mark_all_failed(connection, [(pending_id, "extraction failed: timed out")])
     assert _article_state(store, pending_id)[:2] == ("failed", "extraction failed: timed out")

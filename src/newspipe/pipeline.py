@@ -406,7 +406,7 @@ def _extract_batches(store: Store, pool: ExtractionPool, arrivals: Iterable[Sequ
 def _save_outcomes(store: Store, outcomes: Sequence[Outcome], boilerplate: _LearnedBoilerplate,
                    feed_of: dict[int, int | None]) -> list[int]:
     """Write extracted articles (learned boilerplate lines removed) and failures in one
-    transaction; the ids extracted."""
+    transaction; the ids extracted (not those an overlapping run finished first)."""
     failures, saved = [], []
     for outcome in outcomes:
         feed_id = feed_of.pop(outcome.key, None)
@@ -420,8 +420,7 @@ def _save_outcomes(store: Store, outcomes: Sequence[Outcome], boilerplate: _Lear
         saved.append((outcome.key, article))
     with store.begin() as connection:
         repo.mark_all_failed(connection, failures)
-        repo.save_extractions(connection, saved)
-    return [article_id for article_id, _ in saved]
+        return repo.save_extractions(connection, saved)
 
 
 def _extraction_jobs(batch: Sequence[int], pages: dict[int, Row],

@@ -230,24 +230,29 @@ def load_page(connection: Connection, article_id: int) -> tuple[Row, bytes] | No
 
 
 def save_extractions(connection: Connection,
-                     extracted: Sequence[tuple[int, ExtractedArticle]]) -> None:
+                     extracted: Sequence[tuple[int, ExtractedArticle]]) -> list[int]:
     """Store extracted texts and metadata, one statement for all; values a page lacks keep
     the feed's. Only `fetched` articles change: a slower overlapping run must not pull an
-    article placed in its story meanwhile back to `extracted` (it would be placed twice)."""
+    article placed in its story meanwhile back to `extracted` (it would be placed twice).
+    Returns the ids saved; they stay locked until the transaction ends."""
     if not extracted:
-        return
+        return []
     current = {row.id: row for row in connection.execute(
         select(articles.c.id, articles.c.title, articles.c.author, articles.c.published_at)
-        .where(articles.c.id.in_([article_id for article_id, _ in extracted])))}
+        .where(articles.c.id.in_([article_id for article_id, _ in extracted]),
+               articles.c.status == "fetched").with_for_update())}
     now = utcnow()
     rows = [(article_id, _extraction_values(article, current[article_id], now))
-            for article_id, article in extracted]
+            for article_id, article in extracted if article_id in current]
+    if not rows:
+        return []
     statement = (update(articles)
                  .where(articles.c.id == bindparam("_id"), articles.c.status == "fetched")
                  .values({column: bindparam(f"v_{column}") for column in rows[0][1]}))
     connection.execute(statement, [
         {"_id": article_id, **{f"v_{column}": value for column, value in values.items()}}
         for article_id, values in rows])
+    return [article_id for article_id, _ in rows]
 
 
 def _extraction_values(extracted: ExtractedArticle, current: Row, now: datetime) -> dict:

@@ -196,3 +196,33 @@ def test_an_import_batch_skips_repeats_unusable_urls_and_oversized_pages(store, 
         loaded = {row.url: repo.read_page_body(row) for row in repo.archived_pages(
             connection, imported.article_ids + again.article_ids).values()}
     assert loaded == {f"https://news.example.org/{name}": page for name in "acd"}
+
+
+def test_imported_pages_keep_their_crawl_date(store, tmp_path):
+    """A WARC record's WARC-Date is when the page was fetched: it dates the article (so a
+    date-range reprocessing of CC-NEWS takes the days crawled, not the day imported) and
+    the record copied into the raw archive."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    from newspipe.fetch.warc_import import write_html_warc
+    from newspipe.store import repo
+
+    crawled = datetime(2021, 6, 17, 10, 30, tzinfo=UTC)
+    page = b"<html><body><p>" + b"words " * 50 + b"</p></body></html>"
+    warc = tmp_path / "crawl.warc.gz"
+    write_html_warc(warc, [("https://news.example.org/a", page),
+                           ("https://news.example.org/b", page)], crawled_at=crawled)
+    imported = pipeline.import_warc(store, Settings(), [warc])
+    with store.connect() as connection:
+        rows = repo.archived_pages(connection, imported.article_ids).values()
+    for row in rows:
+        with open(row.warc_file, "rb") as stream:
+            stream.seek(row.warc_offset)
+            record = next(iter(ArchiveIterator(stream)))
+        assert record.rec_headers.get_header("WARC-Date") == "2021-06-17T10:30:00Z"
+    day = pipeline.reprocess(store, Settings(), crawled.replace(hour=0),
+                             crawled.replace(hour=0) + timedelta(days=1))
+    assert day.articles == 2
+    today = datetime.now(UTC)
+    assert pipeline.reprocess(store, Settings(), today - timedelta(hours=1),
+                              today + timedelta(hours=1)).articles == 0

@@ -53,6 +53,8 @@ class FetchedPage:
     reason: str = ""
     raw_content: bytes | None = None  # as received (still gzip...), for the WARC archive
     request_headers: dict[str, str] = field(default_factory=dict)
+    # When it was fetched, if not just now: an imported WARC record's crawl date.
+    fetched_at: datetime | None = None
 
 
 @dataclass

@@ -3,7 +3,7 @@ stage functions as the Airflow DAG `newspipe_backfill`, without Airflow."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +18,7 @@ from newspipe.cli import (
     progress_reporter,
     settings_for,
 )
+from newspipe.dates import parse_utc
 
 if TYPE_CHECKING:
     from newspipe import pipeline
@@ -25,11 +26,10 @@ if TYPE_CHECKING:
 
 def parse_day_or_time(value: str) -> datetime:
     """`2025-01-31` or an ISO 8601 time; naive values are UTC."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"not a date or ISO 8601 time: {value!r}") from None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parse_utc(value)
+    if parsed is None:
+        raise UserError(f"not a date or ISO 8601 time: {value!r}")
+    return parsed
 
 
 def read_url_list(path: Path) -> list[str]:

@@ -7,13 +7,14 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from newspipe.cli import DbOption, UserError, app, console, progress_reporter, settings_for
+from newspipe.dates import parse_utc
 
 
 def read_corpus(path: Path) -> list[dict]:
@@ -47,11 +48,10 @@ def _corpus_row(line: str, where: str) -> dict:
 def _published_at(value: object, where: str) -> datetime | None:
     if value in (None, ""):
         return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise UserError(f"{where}: published_at {value!r} is not ISO 8601") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parse_utc(str(value))
+    if parsed is None:
+        raise UserError(f"{where}: published_at {value!r} is not ISO 8601")
+    return parsed
 
 
 def cluster_rows(store, keys: list[str], ids: list[int]) -> Iterator[dict]:

@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from newspipe.dates import parse_utc
 from newspipe.fetch.urls import BadURL, canonical_url, unwrap_redirect
 from newspipe.models import ParsedEntry, ParsedFeed
 
@@ -53,7 +54,7 @@ def _json_feed(content: bytes, base_url: str) -> ParsedFeed:
             title=_text(item.get("title")),
             summary=_text(item.get("summary")) or _text(item.get("content_text")),
             author=", ".join(n for n in names if n) or None,
-            published_at=_parse_iso(_text(item.get("date_published"))),
+            published_at=parse_utc(_text(item.get("date_published"))),
         ))
     _unique_keys(feed)
     return feed
@@ -64,16 +65,6 @@ def _text(value: object) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
     return str(value)
-
-
-def _parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _looks_like_json(content: bytes) -> bool:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from newspipe.dates import parse_utc
+from newspipe.fetch.archive import warc_date
 from newspipe.fetch.http import charset_of
 from newspipe.models import FetchedPage
 
@@ -50,12 +53,16 @@ def _html_page(record) -> FetchedPage | None:
                if k.lower() not in _WIRE_ENCODING_HEADERS}
     return FetchedPage(url=url, final_url=url, status=status,
                        content=record.content_stream().read(), content_type=content_type,
-                       charset=charset_of(content_type), headers=headers, reason="OK")
+                       charset=charset_of(content_type), headers=headers, reason="OK",
+                       fetched_at=parse_utc(record.rec_headers.get_header("WARC-Date")))
 
 
-def write_html_warc(path: str | os.PathLike, pages: Iterable[tuple[str, bytes]]) -> int:
-    """Write (url, html) pairs as a gzipped WARC of 200 responses: the reader's counterpart,
-    for tests, benchmarks and hand-made backfills. Returns the number of records."""
+def write_html_warc(path: str | os.PathLike, pages: Iterable[tuple[str, bytes]],
+                    crawled_at: datetime | None = None) -> int:
+    """Write (url, html) pairs as a gzipped WARC of 200 responses (dated `crawled_at`, else
+    now): the reader's counterpart, for tests, benchmarks and hand-made backfills. Returns
+    the number of records."""
+    dated = {"WARC-Date": warc_date(crawled_at)} if crawled_at else {}
     count = 0
     with open(path, "wb") as stream:
         writer = WARCWriter(stream, gzip=True)
@@ -64,6 +71,8 @@ def write_html_warc(path: str | os.PathLike, pages: Iterable[tuple[str, bytes]])
                                                   ("Content-Length", str(len(html)))],
                                        protocol="HTTP/1.1")
             writer.write_record(writer.create_warc_record(
-                url, "response", payload=io.BytesIO(html), http_headers=headers))
+                url, "response", payload=io.BytesIO(html), http_headers=headers,
+                warc_headers_dict=dict(dated)))
             count += 1
     return count
+

@@ -1,0 +1,17 @@
+"""ISO 8601 text as aware UTC datetimes: the one form in which newspipe keeps time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_utc(value: object) -> datetime | None:
+    """An ISO 8601 date or time as an aware UTC datetime (a bare day is midnight UTC, a
+    time without offset is taken as UTC); None for anything else."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -221,6 +221,23 @@ def test_an_unusable_feed_is_a_clear_error_and_others_go_on(store, settings, ser
     assert feed_row(store, bad).last_error.startswith("not a feed")
 
 
+def test_a_web_page_added_as_a_feed_names_the_feeds_it_links_to(store, settings, server):
+    """A site's home page is a common mistake for its feed: the error says which to add."""
+    server.serve("/", '<html><head><link rel="alternate" type="application/rss+xml" '
+                      'href="/rss/world.xml" title="World"><link rel="alternate" '
+                      'type="application/atom+xml" href="https://cdn.example.org/all.atom">'
+                      '</head><body><p>Home page</p></body></html>')
+    home = add_feed(store, server.url("/"))
+    assert pipeline.poll_feeds(store, settings).failed == 1
+    assert feed_row(store, home).last_error == (
+        "not a feed but a web page naming 2 feed(s): "
+        f"{server.url('/rss/world.xml')}, https://cdn.example.org/all.atom: "
+        "add one of those instead")
+    with pytest.raises(FeedError, match="not a feed: no RSS"):  # a saved file: no address
+        parse_feed(b"<html><head><link rel=alternate type=application/rss+xml href=/r.xml>"
+                   b"</head><body><p>x</p></body></html>", "file:///tmp/home.html")
+
+
 @pytest.mark.parametrize("link, expected", [
     ("https://www.google.com/url?rct=j&sa=t&url=https://news.example/a%3Fb%3D1&ct=ga",
      "https://news.example/a?b=1"),

@@ -12,9 +12,10 @@ from __future__ import annotations
 import calendar
 import json
 from datetime import UTC, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
+from trafilatura.feeds import FeedParameters, determine_feed
 
 from newspipe.dates import parse_utc
 from newspipe.fetch.urls import BadURL, canonical_url, unwrap_redirect
@@ -85,8 +86,7 @@ def parse_feed(content: bytes, base_url: str, headers: dict[str, str] | None = N
         problems.append(f"malformed feed: {parsed.bozo_exception}")
     version = parsed.get("version") or ""  # absent altogether on an empty document
     if not version and not parsed.entries:
-        reason = f" ({parsed.bozo_exception})" if parsed.bozo else ""
-        raise FeedError(f"not a feed: no RSS, Atom or JSON Feed found{reason}")
+        raise _not_a_feed(content, base_url, parsed.bozo_exception if parsed.bozo else None)
     feed = ParsedFeed(title=parsed.feed.get("title"), format=version or "unknown",
                       problems=problems)
     for raw in parsed.entries:
@@ -105,6 +105,30 @@ def parse_feed(content: bytes, base_url: str, headers: dict[str, str] | None = N
         ))
     _unique_keys(feed)
     return feed
+
+
+def _not_a_feed(content: bytes, base_url: str, reason: object) -> FeedError:
+    """The error for a document that is no feed: when it is a web page that names its
+    feeds (users often add a site's home page), the error names them."""
+    linked = linked_feeds(content, base_url)
+    if linked:
+        return FeedError(f"not a feed but a web page naming {len(linked)} feed(s): "
+                         f"{', '.join(linked[:5])}: add one of those instead")
+    detail = f" ({reason})" if reason else ""
+    return FeedError(f"not a feed: no RSS, Atom or JSON Feed found{detail}")
+
+
+def linked_feeds(content: bytes, base_url: str) -> list[str]:
+    """The feeds a web page at an http(s) address links to (its rel="alternate" RSS, Atom
+    or JSON Feed links, else feed-like links), found by trafilatura's feed finder on the
+    page already fetched. Best effort: nothing rather than an error of its own."""
+    host = urlsplit(base_url).hostname
+    if not host or not base_url.lower().startswith(("http://", "https://")):
+        return []
+    try:
+        return determine_feed(content, FeedParameters(base_url, host, base_url))
+    except Exception:  # the document's own error is what the caller reports
+        return []
 
 
 def entry_link(base_url: str, link: str) -> str:

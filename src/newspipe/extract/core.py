@@ -12,6 +12,7 @@ from lxml import etree
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
 from trafilatura.utils import decode_file, is_dubious_html, repair_faulty_html
 
+from newspipe.dates import parse_utc
 from newspipe.extract import cleanup
 from newspipe.extract.guard import (
     DEFAULT_LIMITS,
@@ -27,7 +28,6 @@ from newspipe.extract.metadata import (
     drop_site_from_authors,
     identify_language,
     page_metadata,
-    parse_date,
     strip_site_from_title,
     structured_article,
 )
@@ -257,7 +257,7 @@ def extract_article(content: bytes, url: str | None, charset: str | None = None,
         text=text.strip(),
         title=title,
         author=drop_site_from_authors(document.author, document.sitename, url or document.url),
-        published_at=best_published_at(parse_date(document.date), structured.published_at),
+        published_at=best_published_at(parse_utc(document.date), structured.published_at),
         updated_at=structured.modified_at,
         language=identify_language(text),
         sitename=document.sitename,

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from trafilatura.metadata import (
 )
 from trafilatura.settings import Document
 
+from newspipe.dates import parse_utc
 from newspipe.extract.byline import search_author
 from newspipe.extract.cleanup import normalized
 
@@ -52,18 +53,6 @@ class StructuredArticle:
     body: str | None = None
     published_at: datetime | None = None
     modified_at: datetime | None = None
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """An ISO 8601 date or timestamp as an aware UTC datetime (a bare day is midnight UTC)."""
-    if not value or not isinstance(value, str):
-        return None
-    value = value.strip().replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def best_published_at(page_date: datetime | None, feed_date: datetime | None) -> datetime | None:
@@ -103,7 +92,7 @@ def _is_article(item: dict) -> bool:
 def _first_meta(tree: HtmlElement, xpaths: tuple[str, ...]) -> datetime | None:
     for xpath in xpaths:
         for value in tree.xpath(xpath):
-            if parsed := parse_date(value):
+            if parsed := parse_utc(value):
                 return parsed
     return None
 
@@ -117,8 +106,8 @@ def structured_article(tree: HtmlElement) -> StructuredArticle:
         body = item.get("articleBody")
         found = StructuredArticle(
             body=body.strip() if isinstance(body, str) and body.strip() else None,
-            published_at=parse_date(item.get("datePublished")),
-            modified_at=parse_date(item.get("dateModified")))
+            published_at=parse_utc(item.get("datePublished")),
+            modified_at=parse_utc(item.get("dateModified")))
         break
     found.published_at = found.published_at or _first_meta(tree, _PUBLISHED_META)
     found.modified_at = found.modified_at or _first_meta(tree, _MODIFIED_META)

@@ -5,6 +5,7 @@ canonical URLs."""
 from __future__ import annotations
 
 import gzip
+import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -337,3 +338,65 @@ def test_a_json_feed_with_odd_values_keeps_its_usable_items():
     assert parsed.entries[1].author == "A"
     assert parsed.entries[1].published_at.isoformat() == "2021-06-17T08:00:00+00:00"
     assert len(parsed.problems) == 2
+
+
+def test_entry_summaries_are_text_and_images_are_found():
+    """Feeds' HTML summaries become text (the description fallback, and the teaser the
+    page's repeat is trimmed against); the lead image from Media RSS or an enclosure."""
+    feed = parse_feed(b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
+<item><title>A</title><link>https://news.example.org/a</link>
+<description>&lt;p&gt;Ferry &lt;b&gt;terminal&lt;/b&gt; approved.&lt;/p&gt;&lt;img src="x.jpg"&gt;
+&lt;p&gt;Work starts in spring.&lt;/p&gt;</description>
+<media:content url="/img/a.jpg" medium="image"/></item>
+<item><title>B</title><link>https://news.example.org/b</link>
+<description>Plain &lt; text</description>
+<media:thumbnail url="https://cdn.example.org/b-thumb.png"/></item>
+<item><title>C</title><link>https://news.example.org/c</link>
+<enclosure url="https://cdn.example.org/c.mp3" type="audio/mpeg" length="1"/>
+<enclosure url="https://cdn.example.org/c.webp" type="image/webp" length="1"/></item>
+<item><title>D</title><link>https://news.example.org/d</link>
+<media:content url="javascript:alert(1)" medium="image"/></item>
+</channel></rss>""", "https://news.example.org/rss")
+    a, b, c, d = feed.entries
+    assert a.summary == "Ferry terminal approved. Work starts in spring."
+    assert a.image == "https://news.example.org/img/a.jpg"
+    assert b.image == "https://cdn.example.org/b-thumb.png"
+    assert c.image == "https://cdn.example.org/c.webp" and c.summary is None
+    assert d.image is None
+    json_feed = parse_feed(json.dumps({
+        "version": "https://jsonfeed.org/version/1.1", "items": [
+            {"id": "1", "url": "https://news.example.org/j", "image": "/j.jpg"}]}).encode(),
+        "https://news.example.org/feed.json")
+    assert json_feed.entries[0].image == "https://news.example.org/j.jpg"
+
+
+def test_an_article_keeps_the_feeds_description_and_image_where_its_page_has_none(
+        store, settings, server):
+    paragraph = "The harbour authority approved the new ferry terminal after long debate. " * 4
+    server.serve("/feed.xml", f"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title>
+<item><title>Ferry</title><guid>1</guid><link>{server.url('/ferry.html')}</link>
+<description>&lt;p&gt;The &lt;b&gt;ferry&lt;/b&gt; terminal is approved.&lt;/p&gt;</description>
+<media:content url="/img/ferry.jpg" medium="image"/></item>
+<item><title>Bridge</title><guid>2</guid><link>{server.url('/bridge.html')}</link>
+<description>The feed's teaser.</description>
+<media:content url="/img/feed-bridge.jpg" medium="image"/></item></channel></rss>""",
+                 "application/rss+xml")
+    server.serve("/ferry.html", f"<html><head><title>Ferry</title></head><body><article>"
+                                f"<p>{paragraph}</p></article></body></html>")
+    server.serve("/bridge.html", '<html><head><title>Bridge</title><meta name="description" '
+                                 'content="The page\'s own description."><meta '
+                                 'property="og:image" content="/img/page-bridge.jpg"></head>'
+                                 f"<body><article><p>{paragraph}</p></article></body></html>")
+    add_feed(store, server.url("/feed.xml"))
+    pipeline.poll_feeds(store, settings)
+    pipeline.fetch_articles(store, settings)
+    pipeline.extract_articles(store, jobs=1)
+    with store.connect() as connection:
+        rows = {r.title: r for r in connection.execute(select(articles))}
+    assert rows["Ferry"].status == "extracted"
+    assert rows["Ferry"].description == "The ferry terminal is approved."
+    assert rows["Ferry"].image == server.url("/img/ferry.jpg")
+    assert rows["Bridge"].description == "The page's own description."
+    assert rows["Bridge"].image == server.url("/img/page-bridge.jpg")

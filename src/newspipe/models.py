@@ -28,9 +28,10 @@ class ParsedEntry:
     key: str
     url: str
     title: str | None = None
-    summary: str | None = None
+    summary: str | None = None  # as text (feeds often give HTML)
     author: str | None = None
     published_at: datetime | None = None
+    image: str | None = None  # the entry's lead image (media:content, thumbnail, enclosure)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from newspipe.extract.metadata import (
     strip_site_from_title,
     structured_article,
 )
+from newspipe.fetch.urls import absolute_http_url
 from newspipe.models import ExtractedArticle
 
 # Chosen by measurement (bench/eval_extraction.py, 300 pages): the balanced preset without
@@ -263,5 +264,5 @@ def extract_article(content: bytes, url: str | None, charset: str | None = None,
         sitename=document.sitename,
         canonical_url=document.url,
         description=document.description,
-        image=document.image,
+        image=absolute_http_url(document.image, url or document.url),
     )

@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import lxml.html
+from lxml import etree
 from trafilatura.feeds import FeedParameters, determine_feed
 
 from newspipe.dates import parse_utc
-from newspipe.fetch.urls import BadURL, canonical_url, unwrap_redirect
+from newspipe.fetch.urls import BadURL, absolute_http_url, canonical_url, unwrap_redirect
 from newspipe.models import ParsedEntry, ParsedFeed
 
 
@@ -56,6 +58,8 @@ def _json_feed(content: bytes, base_url: str) -> ParsedFeed:
             summary=_text(item.get("summary")) or _text(item.get("content_text")),
             author=", ".join(n for n in names if n) or None,
             published_at=parse_utc(_text(item.get("date_published"))),
+            image=absolute_http_url(_text(item.get("image"))
+                                    or _text(item.get("banner_image")), base_url),
         ))
     _unique_keys(feed)
     return feed
@@ -99,9 +103,10 @@ def parse_feed(content: bytes, base_url: str, headers: dict[str, str] | None = N
             key=raw.get("id") or link_key(url),
             url=url,
             title=raw.get("title"),
-            summary=raw.get("summary"),
+            summary=_summary_text(raw),
             author=raw.get("author"),
             published_at=_utc(raw.get("published_parsed") or raw.get("updated_parsed")),
+            image=_entry_image(raw, base_url),
         ))
     _unique_keys(feed)
     return feed
@@ -129,6 +134,38 @@ def linked_feeds(content: bytes, base_url: str) -> list[str]:
         return determine_feed(content, FeedParameters(base_url, host, base_url))
     except Exception:  # the document's own error is what the caller reports
         return []
+
+
+def _summary_text(raw) -> str | None:
+    """The entry's summary as text: a third of real feeds' summaries are HTML (paragraphs,
+    links, images), which would neither match the page's teaser nor read as a description."""
+    summary = raw.get("summary")
+    if not summary or "html" not in (raw.get("summary_detail") or {}).get("type", "html"):
+        return summary or None
+    try:
+        text = lxml.html.fragment_fromstring(summary, create_parent="div").text_content()
+    except (etree.ParserError, ValueError):  # nothing but markup, or not parseable
+        return None
+    return " ".join(text.split()) or None
+
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif")
+
+
+def _entry_image(raw, base_url: str) -> str | None:
+    """The entry's lead image: Media RSS content that is an image, its thumbnail, or an
+    image enclosure, in that order."""
+    def is_image(kind: str | None, medium: str | None, url: str) -> bool:
+        return (medium == "image" or (kind or "").startswith("image/")
+                or urlsplit(url).path.lower().endswith(_IMAGE_SUFFIXES))
+
+    candidates = [m.get("url") for m in raw.get("media_content") or []
+                  if is_image(m.get("type"), m.get("medium"), m.get("url") or "")]
+    candidates += [m.get("url") for m in raw.get("media_thumbnail") or []]
+    candidates += [link.get("href") for link in raw.get("links") or []
+                   if link.get("rel") == "enclosure"
+                   and is_image(link.get("type"), None, link.get("href") or "")]
+    return next(filter(None, (absolute_http_url(c, base_url) for c in candidates)), None)
 
 
 def entry_link(base_url: str, link: str) -> str:

@@ -79,3 +79,13 @@ def declared_canonical(html: bytes, page_url: str) -> str | None:
 
 
 _HEAD_BYTES = 256 * 1024  # canonical links live in the <head>
+
+
+def absolute_http_url(link: str | None, base: str | None) -> str | None:
+    """A link (a lead image's, say) made absolute against the address of the document it
+    is in; None unless that gives an http(s) URL (relative links are common, `data:` and
+    `javascript:` ones too)."""
+    if not link or not link.strip():
+        return None
+    absolute = urljoin(base or "", link.strip())
+    return absolute if absolute.lower().startswith(("http://", "https://")) else None

@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 from newspipe.store.engine import Store
 from newspipe.store.schema import articles, changes, clusters, entries, feeds
 
+# The export contract: fields are only ever added (at the end), never renamed or removed.
 RECORD_FIELDS = ("id", "cluster_id", "url", "canonical_url", "source", "title", "author",
                  "published_at", "language", "text", "first_seen_at", "updated_at",
-                 "duplicates")
+                 "duplicates", "sitename", "description", "image", "modified_at")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -81,6 +82,10 @@ def _record(row, duplicates: list[dict[str, Any]]) -> dict[str, Any]:
         "first_seen_at": _iso(row.story_first_seen),
         "updated_at": _iso(row.story_updated),
         "duplicates": duplicates,
+        "sitename": row.sitename,
+        "description": row.description,
+        "image": row.image,
+        "modified_at": _iso(row.modified_at),
     }
 
 

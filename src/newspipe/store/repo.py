@@ -108,7 +108,7 @@ def insert_new_entries(connection: Connection, feed_id: int,
         rows.append({"feed_id": feed_id, "key": entry.key, "url": entry.url,
                      "canonical_url": canonical, "title": entry.title, "summary": entry.summary,
                      "author": entry.author, "published_at": entry.published_at,
-                     "first_seen_at": now, "article_id": None})
+                     "image": entry.image, "first_seen_at": now, "article_id": None})
     if not rows:
         return []
     return sorted(connection.scalars(insert(entries).returning(entries.c.id), rows))
@@ -186,6 +186,8 @@ def _article_row(new: NewArticle, now: datetime) -> dict:
             "fetched_at": ((page and page.fetched_at) or now) if new.http_status else None,
             "title": entry.title,
             "author": entry.author, "published_at": entry.published_at,
+            # The feed's teaser and image until the page gives its own (save_extractions).
+            "description": entry.summary, "image": entry.image,
             "first_seen_at": now, "updated_at": now,
             "final_url": page.final_url if page else None,
             "content_type": page.content_type if page else None,
@@ -239,7 +241,8 @@ def save_extractions(connection: Connection,
     if not extracted:
         return []
     current = {row.id: row for row in connection.execute(
-        select(articles.c.id, articles.c.title, articles.c.author, articles.c.published_at)
+        select(articles.c.id, articles.c.title, articles.c.author, articles.c.published_at,
+               articles.c.description, articles.c.image)
         .where(articles.c.id.in_([article_id for article_id, _ in extracted]),
                articles.c.status == "fetched").with_for_update())}
     now = utcnow()
@@ -262,8 +265,9 @@ def _extraction_values(extracted: ExtractedArticle, current: Row, now: datetime)
             "author": extracted.author or current.author,
             "published_at": best_published_at(extracted.published_at, current.published_at),
             "modified_at": extracted.updated_at, "language": extracted.language,
-            "sitename": extracted.sitename, "description": extracted.description,
-            "image": extracted.image, "updated_at": now,
+            "sitename": extracted.sitename,
+            "description": extracted.description or current.description,
+            "image": extracted.image or current.image, "updated_at": now,
             "boilerplate_removed": "\n".join(extracted.boilerplate_removed) or None}
 
 

@@ -87,6 +87,7 @@ entries = Table(
     Column("summary", Text),
     Column("author", Text),
     Column("published_at", UTCDateTime),
+    Column("image", Text),
     Column("first_seen_at", UTCDateTime, nullable=False, default=utcnow),
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="SET NULL"), index=True),
     UniqueConstraint("feed_id", "key"),

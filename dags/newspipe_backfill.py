@@ -23,6 +23,7 @@ from __future__ import annotations
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 from newspipe_common import (
+    ARTICLES_PER_BATCH,
     CANONICAL_STORE,
     DAG_DEFAULTS,
     HTTP_POOL,
@@ -130,7 +131,7 @@ def newspipe_backfill():
         from newspipe import pipeline
 
         return batches(pipeline.fetched_article_ids(open_store(settings())),
-                       batch_size("articles", 50))
+                       batch_size("articles", ARTICLES_PER_BATCH))
 
     @task
     def extract(article_ids: list[int]) -> int:

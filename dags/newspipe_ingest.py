@@ -22,6 +22,7 @@ import os
 import pendulum
 from airflow.sdk import dag, task
 from newspipe_common import (
+    ARTICLES_PER_BATCH,
     CANONICAL_STORE,
     DAG_DEFAULTS,
     HTTP_POOL,
@@ -84,7 +85,7 @@ def newspipe_ingest():
         from newspipe import pipeline
 
         return batches(pipeline.fetched_article_ids(open_store(settings())),
-                       batch_size("articles", 50))
+                       batch_size("articles", ARTICLES_PER_BATCH))
 
     @task
     def extract(article_ids: list[int]) -> int:

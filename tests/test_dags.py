@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import importlib
+import io
+import json
 import sys
 from pathlib import Path
 
@@ -15,7 +18,12 @@ from sqlalchemy import delete, select  # noqa: E402
 
 from newspipe import pipeline  # noqa: E402
 from newspipe.store import open_store, repo  # noqa: E402
-from newspipe.store.read import canonical_records, latest_change_id, summary  # noqa: E402
+from newspipe.store.read import (  # noqa: E402
+    canonical_records,
+    changes_since,
+    latest_change_id,
+    summary,
+)
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 DAG_IDS = {"newspipe_ingest", "newspipe_backfill", "newspipe_maintenance",
@@ -83,6 +91,85 @@ def task_states(run) -> dict[str, list[str]]:
                 TaskInstance.run_id == run.run_id, TaskInstance.dag_id == run.dag_id)):
             states.setdefault(ti.task_id, []).append(str(ti.state))
         return states
+
+
+def asset_event_ids(run) -> list[int]:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return list(session.scalars(select(AssetEvent.id).where(
+            AssetEvent.source_run_id == run.run_id)))
+
+
+def asset_event_by_hand(extra: dict) -> int:
+    """An event on the store's Asset as the UI makes one (its REST API calls
+    register_asset_change with no task behind it); its id."""
+    from airflow.assets.manager import AssetManager
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        asset = session.scalar(select(AssetModel).where(
+            AssetModel.name == "newspipe_canonical_store"))
+        return AssetManager.register_asset_change(asset=asset, extra=extra,
+                                                  source_is_api=True, session=session).id
+
+
+def asset_triggered_run(dag_id: str, event_ids: list[int]) -> str:
+    """A run of `dag_id` made as the scheduler makes one for queued Asset events
+    (SchedulerJobRunner._create_dag_runs_asset_triggered: create_dagrun of run type
+    asset_triggered, then the events linked as the run's consumed events), then started;
+    its run id. dag.test() cannot make it: it always makes a manual run, which consumes
+    no event."""
+    from airflow.models.asset import AssetEvent
+    from airflow.models.dagbag import DBDagBag
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk import timezone
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    with create_session() as session:
+        dag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
+        now = timezone.utcnow()
+        run = dag.create_dagrun(
+            run_id=DagRun.generate_run_id(run_type=DagRunType.ASSET_TRIGGERED,
+                                          logical_date=None, run_after=now),
+            logical_date=None, data_interval=None, run_after=now,
+            run_type=DagRunType.ASSET_TRIGGERED, triggered_by=DagRunTriggeredByType.ASSET,
+            state=DagRunState.RUNNING, session=session)
+        run.consumed_asset_events.extend(session.scalars(
+            select(AssetEvent).where(AssetEvent.id.in_(event_ids))
+            .order_by(AssetEvent.timestamp)))
+        return run.run_id
+
+
+def run_task(dag_id: str, task_id: str, run_id: str) -> tuple[str, object]:
+    """`airflow tasks test DAG TASK RUN_ID`, in this process: the task of an existing run,
+    by the runner dag.test() uses (the run's consumed events are its
+    triggering_asset_events); its state and return value."""
+    from airflow.cli import cli_parser
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    args = cli_parser.get_parser().parse_args(["tasks", "test", dag_id, task_id, run_id])
+    args.func(args)
+    with create_session() as session:
+        state = session.scalar(select(TaskInstance.state).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id,
+            TaskInstance.run_id == run_id))
+        value = session.scalar(select(XComModel.value).where(
+            XComModel.dag_id == dag_id, XComModel.task_id == task_id,
+            XComModel.run_id == run_id, XComModel.key == "return_value"))
+    return str(state), value
+
+
+def consumer_module():
+    """The consumer DAG file, imported for its helpers."""
+    sys.path.insert(0, str(DAGS))
+    return importlib.import_module("newspipe_consumer_example")
 
 
 def test_dag_files_import_without_errors():
@@ -204,4 +291,35 @@ def test_maintenance_dag_prunes_reports_and_tidies(airflow_db, newspipe_env, see
     with store.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(lsh_buckets)) == 0
     assert summary(store)["stories"] == 4, "stories stay; only their index rows go"
+    store.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_consumer_dag_exports_the_stories_its_asset_events_announce(
+        airflow_db, newspipe_env, tmp_path, monkeypatch):
+    """An ingest run's event, then one made by hand (no range: skipped), trigger a consumer
+    run made as the scheduler makes it; its task, run by `airflow tasks test`, appends
+    every story (the first event's range is the whole log) in the export format. Its
+    helpers read the log and the stories a page at a time."""
+    output = tmp_path / "consumer.jsonl"
+    monkeypatch.setenv("NEWSPIPE_CONSUMER_OUTPUT", str(output))
+    monkeypatch.setenv("AIRFLOW_TEST_MODE", "True")  # `tasks test` sets it, for good
+    ingest = dag_bag().dags["newspipe_ingest"].test()
+    events = asset_event_ids(ingest) + [asset_event_by_hand({})]
+    run_id = asset_triggered_run("newspipe_consumer_example", events)
+    state, result = run_task("newspipe_consumer_example", "export_changed_stories", run_id)
+    assert state == "success"
+    store = open_store(newspipe_env, migrate=False)
+    export = [json.dumps(r, ensure_ascii=False) for r in canonical_records(store)]
+    assert output.read_text(encoding="utf-8").splitlines() == export
+    assert result == {"events": 2, "skipped": 1, "stories": len(export)}
+
+    consumer, end = consumer_module(), latest_change_id(store)
+    for start, stop in ((0, end), (end // 2, end - 1)):
+        touched = {c["cluster_id"] for c in changes_since(store, start, limit=stop - start)}
+        assert consumer.changed_story_ids(store, start, stop, per_page=2) == touched
+    written = io.StringIO()
+    assert consumer.export_stories(store, range(1, len(export) + 1), written, per_page=3) \
+        == len(export)
+    assert written.getvalue().splitlines() == export
     store.dispose()

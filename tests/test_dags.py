@@ -1,5 +1,7 @@
 """The Airflow front end: DAG files import cleanly, are wired as documented, and
-`dag.test()` runs the stages on SQLite and PostgreSQL stores."""
+`dag.test()` runs the stages on SQLite and PostgreSQL stores. Runs dag.test() cannot make
+(asset-triggered, backfill) are made as the scheduler or `airflow backfill create` makes
+them, and their tasks run with `airflow tasks test`."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import importlib
 import io
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ import pytest
 pytest.importorskip("airflow")
 
 from airflow.dag_processing.dagbag import BundleDagBag  # noqa: E402
-from sqlalchemy import delete, select  # noqa: E402
+from sqlalchemy import delete, func, select, update  # noqa: E402
 
 from newspipe import pipeline  # noqa: E402
 from newspipe.store import open_store, repo  # noqa: E402
@@ -24,6 +27,7 @@ from newspipe.store.read import (  # noqa: E402
     latest_change_id,
     summary,
 )
+from newspipe.store.schema import articles  # noqa: E402
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 DAG_IDS = {"newspipe_ingest", "newspipe_backfill", "newspipe_maintenance",
@@ -145,17 +149,24 @@ def asset_triggered_run(dag_id: str, event_ids: list[int]) -> str:
         return run.run_id
 
 
-def run_task(dag_id: str, task_id: str, run_id: str) -> tuple[str, object]:
-    """`airflow tasks test DAG TASK RUN_ID`, in this process: the task of an existing run,
-    by the runner dag.test() uses (the run's consumed events are its
-    triggering_asset_events); its state and return value."""
+def airflow_cli(*argv: str) -> None:
+    """An `airflow` command, run in this process (on the session's metadata database)."""
     from airflow.cli import cli_parser
+
+    args = cli_parser.get_parser().parse_args(list(argv))
+    args.func(args)
+
+
+def run_task(dag_id: str, task_id: str, run_id: str) -> tuple[str, object]:
+    """`airflow tasks test DAG TASK RUN_ID`: the task of an existing run, by the runner
+    dag.test() uses (the context comes from the run: its consumed events are the
+    triggering_asset_events, its type and data interval are the run's); its state and
+    return value."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    args = cli_parser.get_parser().parse_args(["tasks", "test", dag_id, task_id, run_id])
-    args.func(args)
+    airflow_cli("tasks", "test", dag_id, task_id, run_id)
     with create_session() as session:
         state = session.scalar(select(TaskInstance.state).where(
             TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id,
@@ -170,6 +181,56 @@ def consumer_module():
     """The consumer DAG file, imported for its helpers."""
     sys.path.insert(0, str(DAGS))
     return importlib.import_module("newspipe_consumer_example")
+
+
+def backfill_runs(dag_id: str, from_date: str, to_date: str) -> tuple[int, list[str]]:
+    """`airflow backfill create`: the backfill's id and the ids of the runs it made."""
+    from airflow.models.backfill import Backfill
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    airflow_cli("backfill", "create", "--dag-id", dag_id, "--from-date", from_date,
+                "--to-date", to_date)
+    with create_session() as session:
+        backfill_id = session.scalar(select(func.max(Backfill.id)).where(
+            Backfill.dag_id == dag_id))
+        return backfill_id, list(session.scalars(select(DagRun.run_id).where(
+            DagRun.backfill_id == backfill_id)))
+
+
+def complete_backfill(backfill_id: int) -> None:
+    """What the scheduler does once a backfill's runs are done: there can be only one
+    active backfill per DAG, and the session's tests share one metadata database."""
+    from airflow.models.backfill import Backfill
+    from airflow.sdk import timezone
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.execute(update(Backfill).where(Backfill.id == backfill_id)
+                        .values(completed_at=timezone.utcnow()))
+
+
+def set_fetch_times(store, times: dict[int, datetime]) -> None:
+    with store.begin() as connection:
+        for article_id, at in times.items():
+            connection.execute(update(articles).where(articles.c.id == article_id)
+                               .values(fetched_at=at))
+
+
+def placements(store) -> dict[int, tuple[str, int | None]]:
+    """Each article's status and story."""
+    with store.connect() as connection:
+        return {r.id: (r.status, r.cluster_id) for r in connection.execute(
+            select(articles.c.id, articles.c.status, articles.c.cluster_id))}
+
+
+def stories(placed: dict[int, tuple[str, int | None]]) -> list[list[int]]:
+    """The articles of each story, whatever its id (a story left empty goes; placed again,
+    its article starts a new one)."""
+    members: dict[int, list[int]] = {}
+    for article_id, (_, story) in sorted(placed.items()):
+        members.setdefault(story, []).append(article_id)
+    return sorted(members.values())
 
 
 def test_dag_files_import_without_errors():
@@ -323,3 +384,45 @@ def test_consumer_dag_exports_the_stories_its_asset_events_announce(
         == len(export)
     assert written.getvalue().splitlines() == export
     store.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_backfill_run_reprocesses_the_articles_fetched_in_its_data_interval(
+        airflow_db, newspipe_env, seed_server, monkeypatch):
+    """`airflow backfill create` makes a run of run type backfill per day of its range.
+    Only the scheduler runs those (dag.test() makes manual runs, whose `check_params`
+    insists on since/until), so the tasks that depend on the run type are run in that run
+    with `airflow tasks test`: `requested` lets it through, `check_params` takes its data
+    interval [day, day + 1) as the range, `reprocess` takes the articles fetched in it out
+    of their stories and extracts them again, `publish` places them again. The others, one
+    fetched at each end of the interval but outside it, are never touched."""
+    monkeypatch.setenv("AIRFLOW_TEST_MODE", "True")  # `tasks test` sets it, for good
+    store = open_store(newspipe_env)
+    pipeline.run_cycle(store, seed_server.settings(database_url=newspipe_env))
+    day, tick = datetime(2025, 3, 1, tzinfo=UTC), timedelta(microseconds=1)
+    set_fetch_times(store, {1: day, 2: day + timedelta(days=1) - tick,
+                            3: day + timedelta(days=1), 4: day - tick})
+    before = placements(store)
+    airflow_cli("dags", "reserialize")  # what the dag processor does
+    backfill_id, (run_id,) = backfill_runs("newspipe_backfill", "2025-03-01", "2025-03-01")
+    try:
+        def run(task_id: str) -> object:
+            state, result = run_task("newspipe_backfill", task_id, run_id)
+            assert state == "success", task_id
+            return result
+
+        assert run("requested") is True
+        assert run("check_params") == {"mode": "reprocess", "since": day.isoformat(),
+                                       "until": (day + timedelta(days=1)).isoformat()}
+        assert run("reprocess") == {"articles": 2, "extracted": 2}
+        reprocessed = placements(store)
+        assert reprocessed[1] == reprocessed[2] == ("extracted", None)
+        assert {k: v for k, v in reprocessed.items() if k > 2} == \
+            {k: v for k, v in before.items() if k > 2}
+        run("publish")
+        after = placements(store)
+        assert stories(after) == stories(before)
+        assert {status for status, _ in after.values()} == {"deduped"}
+    finally:
+        complete_backfill(backfill_id)
+        store.dispose()

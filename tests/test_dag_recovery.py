@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -79,8 +80,18 @@ def ingest_process(server: FixtureServer, store_url: str, tmp_path: Path,
            "AIRFLOW_CONN_NEWSPIPE_STORE": store_url, "NEWSPIPE_TASK_RETRIES": "0",
            **{f"NEWSPIPE_{name.upper()}": value for name, value in settings.items()}}
     env.pop("NEWSPIPE_DATABASE_URL", None)
-    return subprocess.Popen([sys.executable, "-c", INGEST], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Its log goes to a file: a pipe nobody reads while the run goes on would block the run
+    # once it filled up (Airflow logs every task).
+    log = Path(tempfile.mkstemp(prefix="ingest-", suffix=".log", dir=tmp_path)[1])
+    with log.open("w") as stderr:
+        run = subprocess.Popen([sys.executable, "-c", INGEST], env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=stderr)
+    run.log = log  # type: ignore[attr-defined]
+    return run
+
+
+def log_tail(run: subprocess.Popen) -> str:
+    return run.log.read_text(errors="replace")[-3000:]  # type: ignore[attr-defined]
 
 
 def kill(run: subprocess.Popen) -> None:
@@ -93,7 +104,7 @@ def run_again_equals_uninterrupted(server: FixtureServer, url: str, second_url: 
                                    tmp_path: Path, airflow_home: Path) -> None:
     """A second run on the killed run's store finishes it: as if nothing had happened."""
     again = ingest_process(server, url, tmp_path, airflow_home)
-    assert again.wait(300) == 0, again.stderr.read()[-3000:]
+    assert again.wait(300) == 0, log_tail(again)
     assert store_contents(url) == uninterrupted_store(server, second_url)
 
 
@@ -315,7 +326,7 @@ def test_overlapping_runs_create_no_duplicate_story(airflow_db, database_url, se
                                private_airflow_home(airflow_db, tmp_path, f"airflow{n}"))
                 for n in (1, 2) if (tmp_path / str(n)).mkdir() is None]
         for run in runs:
-            assert run.wait(300) == 0, run.stderr.read()[-3000:]
+            assert run.wait(300) == 0, log_tail(run)
         expected = uninterrupted_store(server, second_url)
 
     def stories(url):

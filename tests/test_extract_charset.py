@@ -37,6 +37,13 @@ def test_utf8_page_labelled_utf16_by_the_server_is_decoded_as_utf8(label):
     assert CAFE.strip() in extract_article(content, URL, label).text
 
 
+@pytest.mark.parametrize("label", ["base64", "rot13", "hex", "zlib"])
+def test_a_label_naming_a_codec_that_is_no_text_encoding_is_ignored(label):
+    content = cafe_page().encode()
+    assert CAFE in decode_html(content, label)
+    assert CAFE.strip() in extract_article(content, URL, label).text
+
+
 @pytest.mark.parametrize("label", ["utf-16", "utf-16le"])
 def test_utf8_page_whose_meta_charset_says_utf16_is_decoded_as_utf8(label):
     content = utf8_bytes(cafe_page(meta_charset=label))

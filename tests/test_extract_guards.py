@@ -159,9 +159,9 @@ def test_pool_records_each_pathological_page_and_goes_on():
     # Bounded against hangs, not a speed test: the runaway page's time limit and a margin.
     assert elapsed < TEST_LIMITS.timeout_seconds * SLOW_PAGES + 15, elapsed
     # The extraction stack takes ~375 MB per process (shared by the forkserver and its
-    # workers, so counted twice); in its 2 s the runaway page grows its worker by ~160 MB.
-    # A worker left holding 300 MB more fails.
-    assert memory.peak_total - idle < 300 * 2**20, (memory.peak_total, idle)
+    # workers, so counted twice); in its 2 s the runaway page grows its worker by ~160 MB
+    # here (more on a faster machine). A worker left holding 600 MB more fails.
+    assert memory.peak_total - idle < 600 * 2**20, (memory.peak_total, idle)
     assert memory.peak_process < 1024**3, memory.peak_process
 
 

@@ -153,3 +153,12 @@ def test_pages_parse_as_trafilaturas_load_html_parses_them():
         if ours is not None:
             assert etree.tostring(ours) == etree.tostring(theirs), name
             assert all(isinstance(e, lxml.html.HtmlElement) for e in ours.iter(etree.Element)), name
+
+
+def test_a_lead_image_is_absolute_and_a_malformed_one_is_dropped():
+    relative = news_page(head='<meta property="og:image" content="/img/ferry.jpg">')
+    assert extract_article(relative, "http://127.0.0.1/ferry").image == \
+        "http://127.0.0.1/img/ferry.jpg"
+    broken = news_page(head='<meta property="og:image" content="http://[bad/img.jpg">')
+    article = extract_article(broken, "http://127.0.0.1/ferry")  # the text is not lost
+    assert article.image is None and PARAGRAPHS[0] in article.text

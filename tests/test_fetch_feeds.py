@@ -356,9 +356,15 @@ def test_entry_summaries_are_text_and_images_are_found():
 <enclosure url="https://cdn.example.org/c.mp3" type="audio/mpeg" length="1"/>
 <enclosure url="https://cdn.example.org/c.webp" type="image/webp" length="1"/></item>
 <item><title>D</title><link>https://news.example.org/d</link>
-<media:content url="javascript:alert(1)" medium="image"/></item>
+<description>&lt;style&gt;.x{color:red}&lt;/style&gt;&lt;script&gt;var a=1;&lt;/script&gt;One
+line&lt;br&gt;and the next</description>
+<media:content url="javascript:alert(1)" medium="image"/>
+<media:thumbnail url="http://[broken/x.jpg"/></item>
+<item><title>E</title><link>http://[broken/e.html</link></item>
 </channel></rss>""", "https://news.example.org/rss")
-    a, b, c, d = feed.entries
+    a, b, c, d = feed.entries  # E's link is unusable: skipped, with the problem said
+    assert any("http://[broken/e.html" in problem for problem in feed.problems)
+    assert d.summary == "One line and the next"
     assert a.summary == "Ferry terminal approved. Work starts in spring."
     assert a.image == "https://news.example.org/img/a.jpg"
     assert b.image == "https://cdn.example.org/b-thumb.png"
@@ -366,9 +372,22 @@ def test_entry_summaries_are_text_and_images_are_found():
     assert d.image is None
     json_feed = parse_feed(json.dumps({
         "version": "https://jsonfeed.org/version/1.1", "items": [
-            {"id": "1", "url": "https://news.example.org/j", "image": "/j.jpg"}]}).encode(),
+            {"id": "1", "url": "https://news.example.org/j", "image": "/j.jpg"},
+            {"id": "2", "url": "https://news.example.org/k", "image": "http://[x/k.jpg",
+             "date_published": "0001-01-01T00:00:00+01:00"}]}).encode(),
         "https://news.example.org/feed.json")
     assert json_feed.entries[0].image == "https://news.example.org/j.jpg"
+    assert (json_feed.entries[1].image, json_feed.entries[1].published_at) == (None, None)
+
+
+def test_a_feed_the_parsers_choke_on_fails_alone(monkeypatch):
+    """Whatever a parser raises on hostile bytes is the feed's error, not the poll's."""
+    def choke(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("newspipe.fetch.feeds.feedparser.parse", choke)
+    with pytest.raises(FeedError, match="feed could not be parsed: RecursionError"):
+        parse_feed(b"<rss/>", "https://news.example.org/rss")
 
 
 def test_an_article_keeps_the_feeds_description_and_image_where_its_page_has_none(

@@ -419,6 +419,9 @@ def _save_outcomes(store: Store, outcomes: Sequence[Outcome], boilerplate: _Lear
         boilerplate.saved(feed_id)
         saved.append((outcome.key, article))
     with store.begin() as connection:
+        # All the batch's rows locked first, in id order: two overlapping runs writing
+        # failures and texts of the same articles in other orders would deadlock.
+        repo.lock_articles(connection, [outcome.key for outcome in outcomes])
         repo.mark_all_failed(connection, failures)
         return repo.save_extractions(connection, saved)
 

@@ -82,12 +82,16 @@ class FeedHints:
 
 
 def _codec(charset: str | None) -> str | None:
+    """The codec a charset label names, if it names a text encoding (`base64` and `rot13`
+    are codecs too, and decode no page)."""
     if not charset:
         return None
     try:
-        return codecs.lookup(charset.strip().strip("'\"")).name
+        name = codecs.lookup(charset.strip().strip("'\"")).name
+        "a".encode(name)  # LookupError for a codec that is not a text encoding
     except LookupError:
         return None
+    return name
 
 
 def _is_single_byte(codec: str) -> bool:

@@ -48,7 +48,9 @@ def _json_feed(content: bytes, base_url: str) -> ParsedFeed:
         if not link:
             feed.problems.append(f"item #{number} ({_text(item.get('id'))!r}) has no url")
             continue
-        url = entry_link(base_url, link)
+        url = _usable_link(base_url, link, feed.problems)
+        if url is None:
+            continue
         authors = item.get("authors") or [item.get("author")]
         names = [_text(a.get("name")) for a in authors if isinstance(a, dict)]
         feed.entries.append(ParsedEntry(
@@ -78,7 +80,17 @@ def _looks_like_json(content: bytes) -> bool:
 
 def parse_feed(content: bytes, base_url: str, headers: dict[str, str] | None = None) -> ParsedFeed:
     """Parse feed bytes; raise FeedError when nothing usable is in them. The entries of a
-    malformed ("bozo") feed are kept and the problem recorded."""
+    malformed ("bozo") feed are kept and the problem recorded. Whatever else goes wrong in
+    the parsers on hostile bytes is a FeedError too: the feed fails, the poll goes on."""
+    try:
+        return _parse_feed(content, base_url, headers)
+    except FeedError:
+        raise
+    except Exception as exc:
+        raise FeedError(f"feed could not be parsed: {type(exc).__name__}: {exc}") from exc
+
+
+def _parse_feed(content: bytes, base_url: str, headers: dict[str, str] | None) -> ParsedFeed:
     if _looks_like_json(content):
         return _json_feed(content, base_url)
     headers = {k.lower(): v for k, v in (headers or {}).items()}
@@ -98,7 +110,9 @@ def parse_feed(content: bytes, base_url: str, headers: dict[str, str] | None = N
         if not link:
             problems.append(f"entry {raw.get('id') or raw.get('title')!r} has no link")
             continue
-        url = entry_link(base_url, link)
+        url = _usable_link(base_url, link, problems)
+        if url is None:
+            continue
         feed.entries.append(ParsedEntry(
             key=raw.get("id") or link_key(url),
             url=url,
@@ -127,10 +141,10 @@ def linked_feeds(content: bytes, base_url: str) -> list[str]:
     """The feeds a web page at an http(s) address links to (its rel="alternate" RSS, Atom
     or JSON Feed links, else feed-like links), found by trafilatura's feed finder on the
     page already fetched. Best effort: nothing rather than an error of its own."""
-    host = urlsplit(base_url).hostname
-    if not host or not base_url.lower().startswith(("http://", "https://")):
-        return []
     try:
+        host = urlsplit(base_url).hostname
+        if not host or not base_url.lower().startswith(("http://", "https://")):
+            return []
         return determine_feed(content, FeedParameters(base_url, host, base_url))
     except Exception:  # the document's own error is what the caller reports
         return []
@@ -143,10 +157,18 @@ def _summary_text(raw) -> str | None:
     if not summary or "html" not in (raw.get("summary_detail") or {}).get("type", "html"):
         return summary or None
     try:
-        text = lxml.html.fragment_fromstring(summary, create_parent="div").text_content()
+        fragment = lxml.html.fragment_fromstring(summary, create_parent="div")
     except (etree.ParserError, ValueError):  # nothing but markup, or not parseable
         return None
-    return " ".join(text.split()) or None
+    etree.strip_elements(fragment, *_NOT_TEXT, with_tail=False)
+    for element in fragment.iter(*_BREAKS):  # "<p>One.</p><p>Two.</p>" is two sentences
+        element.tail = " " + (element.tail or "")
+    return " ".join(fragment.text_content().split()) or None
+
+
+_NOT_TEXT = ("script", "style", "noscript", "template")
+_BREAKS = ("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th",
+           "blockquote", "figcaption", "dd", "dt")
 
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif")
@@ -157,7 +179,7 @@ def _entry_image(raw, base_url: str) -> str | None:
     image enclosure, in that order."""
     def is_image(kind: str | None, medium: str | None, url: str) -> bool:
         return (medium == "image" or (kind or "").startswith("image/")
-                or urlsplit(url).path.lower().endswith(_IMAGE_SUFFIXES))
+                or url.split("?", 1)[0].lower().endswith(_IMAGE_SUFFIXES))
 
     candidates = [m.get("url") for m in raw.get("media_content") or []
                   if is_image(m.get("type"), m.get("medium"), m.get("url") or "")]
@@ -166,6 +188,16 @@ def _entry_image(raw, base_url: str) -> str | None:
                    if link.get("rel") == "enclosure"
                    and is_image(link.get("type"), None, link.get("href") or "")]
     return next(filter(None, (absolute_http_url(c, base_url) for c in candidates)), None)
+
+
+def _usable_link(base_url: str, link: str, problems: list[str]) -> str | None:
+    """The entry's absolute link, or None with the problem recorded (`http://[broken/`
+    makes the URL parser raise): one bad entry never costs the feed its others."""
+    try:
+        return entry_link(base_url, link)
+    except ValueError as exc:
+        problems.append(f"entry link {link[:200]!r} is unusable: {exc}")
+        return None
 
 
 def entry_link(base_url: str, link: str) -> str:

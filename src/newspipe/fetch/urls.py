@@ -87,5 +87,8 @@ def absolute_http_url(link: str | None, base: str | None) -> str | None:
     `javascript:` ones too)."""
     if not link or not link.strip():
         return None
-    absolute = urljoin(base or "", link.strip())
+    try:
+        absolute = urljoin(base or "", link.strip())
+    except ValueError:  # `http://[broken/x.jpg`: the URL parser raises
+        return None
     return absolute if absolute.lower().startswith(("http://", "https://")) else None

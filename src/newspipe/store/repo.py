@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -187,13 +188,22 @@ def _article_row(new: NewArticle, now: datetime) -> dict:
             "title": entry.title,
             "author": entry.author, "published_at": entry.published_at,
             # The feed's teaser and image until the page gives its own (save_extractions).
-            "description": entry.summary, "image": entry.image,
+            "description": _teaser(entry.summary), "image": entry.image,
             "first_seen_at": now, "updated_at": now,
             "final_url": page.final_url if page else None,
             "content_type": page.content_type if page else None,
             "charset": page.charset if page else None,
             "warc_file": pointer.path if pointer else None,
             "warc_offset": pointer.offset if pointer else None}
+
+
+# A feed whose summary is the whole article (JSON Feed's content_text, say) makes a long
+# description: the page's own are a sentence or two.
+_TEASER_CHARS = 500
+
+
+def _teaser(summary: str | None) -> str | None:
+    return textwrap.shorten(summary, _TEASER_CHARS, placeholder=" …") if summary else None
 
 
 def articles_with_status(connection: Connection, status: str,
@@ -230,6 +240,14 @@ def load_page(connection: Connection, article_id: int) -> tuple[Row, bytes] | No
     row = archived_pages(connection, [article_id]).get(article_id)
     body = read_page_body(row) if row is not None else None
     return (row, body) if body is not None else None
+
+
+def lock_articles(connection: Connection, article_ids: Sequence[int]) -> None:
+    """Lock the articles' rows until the transaction ends, in id order (PostgreSQL; SQLite
+    serialises writers anyway)."""
+    if article_ids:
+        connection.execute(select(articles.c.id).where(articles.c.id.in_(article_ids))
+                           .order_by(articles.c.id).with_for_update())
 
 
 def save_extractions(connection: Connection,

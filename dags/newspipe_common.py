@@ -116,29 +116,31 @@ ARTICLES_PER_BATCH = 200
 RECENT_EVENTS = 20
 
 
-def last_announced_change(inlet_events: InletEventsAccessors) -> int:
-    """Where the ranges announced so far end: the largest `changes_to` among the latest
-    events on CANONICAL_STORE (an inlet of the publishing task); 0 before the first event,
-    so the first one covers the whole log. Airflow records a task's outlet event when the
-    task succeeds, so only ranges consumers were really given count: the changes of an
-    attempt that died after committing batches are in the next event."""
+def last_announced_change(inlet_events: InletEventsAccessors, store: str) -> int:
+    """Where the ranges announced so far for this store end: the largest `changes_to` among
+    the latest events on CANONICAL_STORE (an inlet of the publishing task) whose `store` is
+    this store's id (or absent: events from before stores had ids); 0 before the first
+    event, so the first one covers the whole log. Airflow records a task's outlet event
+    when the task succeeds, so only ranges consumers were really given count: the changes
+    of an attempt that died after committing batches are in the next event."""
     recent = inlet_events[CANONICAL_STORE].ascending(False).limit(RECENT_EVENTS)
-    ends = [(event.extra or {}).get("changes_to") for event in recent]
+    ends = [extra.get("changes_to") for extra in (event.extra or {} for event in recent)
+            if extra.get("store", store) == store]
     return max((end for end in ends if isinstance(end, int)), default=0)
 
 
 def changes_to_announce(inlet_events: InletEventsAccessors, store: Store) -> tuple[int, int]:
     """The `changes` ids (from, to] the next event announces: from the end of the ranges
     announced so far to the newest change."""
-    from newspipe.store.read import latest_change_id
+    from newspipe.store.read import latest_change_id, store_id
 
-    start, end = last_announced_change(inlet_events), latest_change_id(store)
+    start, end = last_announced_change(inlet_events, store_id(store)), latest_change_id(store)
     if start > end:  # change ids never go back: the events were about another store
         start = 0
     return start, end
 
 
-def deduplicate_and_publish() -> dict[str, int]:
+def deduplicate_and_publish() -> dict[str, int | str]:
     """The single writer of stories (the store serialises writers): every extracted
     article, including any left by an earlier run, placed in its story. The task's event on
     CANONICAL_STORE carries the counts and the `changes` ids (changes_from, changes_to] that
@@ -152,6 +154,7 @@ def deduplicate_and_publish() -> dict[str, int]:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from newspipe import pipeline
+    from newspipe.store.read import store_id
 
     context = get_current_context()
     config = settings()
@@ -161,7 +164,8 @@ def deduplicate_and_publish() -> dict[str, int]:
     summary = {"articles": dedup.articles, "new_stories": dedup.new_stories,
                "new_duplicates": dedup.new_duplicates,
                "changed_canonicals": dedup.changed_canonicals,
-               "changes_from": changes_from, "changes_to": changes_to}
+               "changes_from": changes_from, "changes_to": changes_to,
+               "store": store_id(store)}
     if changes_to == changes_from:
         raise AirflowSkipException("no story changed: no Asset event")
     context["outlet_events"][CANONICAL_STORE].extra = summary

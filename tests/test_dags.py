@@ -25,6 +25,7 @@ from newspipe.store.read import (  # noqa: E402
     canonical_records,
     changes_since,
     latest_change_id,
+    store_id,
     summary,
 )
 from newspipe.store.schema import articles  # noqa: E402
@@ -299,8 +300,12 @@ def test_ingest_dag_runs_the_pipeline(airflow_db, newspipe_env, manifest):
             "Divers found cracks in the northern pier on Monday, and the harbour authority "
             "closed it for repairs until the end of the summer season, its chief said.")}])
     assert pipeline.deduplicate_articles(store, ids).new_stories == 1
+    # Another store's event, behind the same Airflow (a store made anew, say): its range
+    # ends far beyond this store's change ids, and must not count for this store.
+    asset_event_by_hand({"store": "another store", "changes_from": 0, "changes_to": 10**6})
     next_run = dag.test()  # as a retry would: nothing left to place, but changes to announce
     (late,) = asset_events(next_run)
+    assert late["store"] == event["store"] == store_id(store)
     assert late["changes_from"] == event["changes_to"]
     assert late["changes_to"] == latest_change_id(store) > event["changes_to"]
     store.dispose()

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from newspipe.store.engine import Store
-from newspipe.store.schema import articles, changes, clusters, entries, feeds
+from newspipe.store.schema import articles, changes, clusters, entries, feeds, store_identity
 
 # The export contract: fields are only ever added (at the end), never renamed or removed.
 RECORD_FIELDS = ("id", "cluster_id", "url", "canonical_url", "source", "title", "author",
@@ -125,6 +125,13 @@ def feed_health(store: Store) -> list[dict[str, Any]]:
                  "consecutive_failures": r.consecutive_failures, "last_error": r.last_error,
                  "next_poll_at": _iso(r.next_poll_at), "paused_reason": r.paused_reason}
                 for r in rows]
+
+
+def store_id(store: Store) -> str:
+    """This store's identity (a UUID drawn when its schema was made): what tells its
+    change ids from another store's."""
+    with store.connect() as connection:
+        return connection.scalar(select(store_identity.c.store_id))
 
 
 def latest_change_id(store: Store) -> int:

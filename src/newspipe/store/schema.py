@@ -175,6 +175,17 @@ lsh_index_state = Table(
     Column("complete_since", UTCDateTime, nullable=False, default=utcnow),
 )
 
+# One row: this store's identity, drawn when its schema is made (migration 0006). Asset
+# events carry it, so that a publisher never takes the ranges announced for another store
+# (one made anew behind the same Airflow, say) for its own.
+store_identity = Table(
+    "store_identity",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("store_id", String(36), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
 # Append-only change log: its id is the cursor consumers resume from. `cluster_id` has no
 # foreign key on purpose: a story removed by a backfill keeps its history and its
 # `story_removed` entry.

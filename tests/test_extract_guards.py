@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 
@@ -210,3 +212,29 @@ def test_undeclared_one_byte_charset_still_extracts():
 def test_a_page_that_is_not_html_is_refused():
     with pytest.raises(ExtractionError, match="binary content"):
         extract_article(b"%PDF-1.7\n\x00\x01\x02" + bytes(range(256)) * 40, "http://127.0.0.1/x")
+
+
+# A main script like the `airflow` one an Airflow task runs under: importing it anywhere but
+# as the main program fails (Airflow, initialised in a task process, finds no database).
+SCRIPT_THAT_MUST_NOT_RUN_AGAIN = '''
+import sys
+if __name__ != "__main__":
+    raise SystemExit("an extraction worker ran the parent's main script again")
+from newspipe.extract.pool import ExtractionPool, Job
+page = b"<html><body><article>" + b"<p>The ferry terminal was approved on Tuesday.</p>" * 9
+with ExtractionPool(2) as pool:
+    outcomes = list(pool.extract([Job(n, page + b"</article></body></html>", None)
+                                  for n in range(4)]))
+print(sum(outcome.article is not None for outcome in outcomes))
+'''
+
+
+def test_workers_do_not_run_the_parents_main_script(tmp_path):
+    """Workers started from a forkserver run the parent's main script again unless told
+    otherwise; under `airflow` that failed every worker ("All workers expired")."""
+    script = tmp_path / "task_runner.py"
+    script.write_text(SCRIPT_THAT_MUST_NOT_RUN_AGAIN)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "4"

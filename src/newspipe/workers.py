@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing import forkserver
 
 PRELOAD = ["newspipe.extract.pool", "newspipe.extract._warm"]
@@ -26,6 +29,36 @@ def mp_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context
+
+
+_main_hidden = threading.Lock()
+_pools_running = 0
+_hidden_main_file: str | None = None
+
+
+@contextmanager
+def parent_main_hidden() -> Iterator[None]:
+    """While extraction workers may start: multiprocessing has each worker run the parent's
+    main script again (as `__mp_main__`) unless it is a module run with `-m`. In an Airflow
+    task that script is `airflow`, which initialises Airflow in every worker and fails there
+    (a task process has no metadata database): every worker died at start and the extract
+    task failed with "All workers expired". The workers need nothing of the main script, so
+    `__main__.__file__` is hidden while any pool runs (the `newspipe` command and the
+    benchmarks guard their main code, and lose nothing by it either)."""
+    global _pools_running, _hidden_main_file
+    main = sys.modules["__main__"]
+    with _main_hidden:
+        if _pools_running == 0:
+            _hidden_main_file = main.__dict__.pop("__file__", None)
+        _pools_running += 1
+    try:
+        yield
+    finally:
+        with _main_hidden:
+            _pools_running -= 1
+            if _pools_running == 0 and _hidden_main_file is not None:
+                main.__file__ = _hidden_main_file
+                _hidden_main_file = None
 
 
 def start_forkserver() -> None:

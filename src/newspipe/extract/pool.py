@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from trafilatura.meta import reset_caches
 from newspipe.extract.core import FeedHints, extract_article
 from newspipe.extract.guard import DEFAULT_LIMITS, ExtractionError, Limits, check_size
 from newspipe.models import ExtractedArticle
-from newspipe.workers import mp_context
+from newspipe.workers import mp_context, parent_main_hidden
 
 CACHE_RESET_EVERY = 256
 PAGES_PER_WORKER = 5000
@@ -93,6 +94,8 @@ class ExtractionPool:
         self._pool: ProcessPool | None = None
 
     def __enter__(self) -> ExtractionPool:
+        self._hidden = ExitStack()
+        self._hidden.enter_context(parent_main_hidden())
         self._pool = ProcessPool(max_workers=self.workers, max_tasks=PAGES_PER_WORKER,
                                  initializer=_limit_worker_memory,
                                  initargs=(self.limits.max_worker_memory_bytes,),
@@ -101,9 +104,12 @@ class ExtractionPool:
 
     def __exit__(self, *exc_info) -> None:
         assert self._pool is not None
-        self._pool.stop()
-        self._pool.join()
-        self._pool = None
+        try:
+            self._pool.stop()
+            self._pool.join()
+        finally:
+            self._pool = None
+            self._hidden.close()
 
     def extract(self, jobs: Iterable[Job], ordered: bool = True) -> Iterator[Outcome]:
         """Outcomes of `jobs`, read lazily (only a few pages per worker are held at any

@@ -1,8 +1,15 @@
-"""ISO 8601 text as aware UTC datetimes: the one form in which newspipe keeps time."""
+"""ISO 8601 text to and from aware UTC datetimes: the one form in which newspipe keeps time."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
+
+def format_utc(value: datetime | None) -> str | None:
+    """The ISO 8601 form newspipe writes (exports, JSON output, WARC-Date): UTC with `Z`."""
+    if value is None:
+        return None
+    return (value.astimezone(UTC) if value.tzinfo else value).isoformat().replace("+00:00", "Z")
 
 
 def parse_utc(value: object) -> datetime | None:

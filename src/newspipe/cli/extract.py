@@ -6,13 +6,13 @@ import gzip
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from newspipe.cli import UserError, app, console, progress_reporter
+from newspipe.dates import format_utc
 
 if TYPE_CHECKING:
     from newspipe.extract.pool import Job, Outcome
@@ -55,10 +55,6 @@ def page_jobs(files: list[Path], url: str | None) -> Iterator[Job]:
             yield Job(path, content, url)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def record(outcome: Outcome, url: str | None) -> dict:
     """One output line: the fields of the README's `newspipe extract` table."""
     article = outcome.article
@@ -67,7 +63,7 @@ def record(outcome: Outcome, url: str | None) -> dict:
         "url": url or (article.canonical_url if article else None),
         "title": article.title if article else None,
         "author": article.author if article else None,
-        "published_at": _iso(article.published_at) if article else None,
+        "published_at": format_utc(article.published_at) if article else None,
         "language": article.language if article else None,
         "sitename": article.sitename if article else None,
         "text": article.text if article else None,

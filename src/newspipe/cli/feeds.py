@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from newspipe.cli import DbOption, UserError, app, console, out, progress_reporter, settings_for
 from newspipe.config import Settings
+from newspipe.dates import format_utc
 from newspipe.models import FeedRole, FeedSpec, ParsedFeed
 
 if TYPE_CHECKING:
@@ -105,13 +105,11 @@ def feeds_list(
 
 
 def _feed_health(row) -> dict:
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
     return {"id": row.id, "url": row.url, "name": row.name, "role": row.role,
             "title": row.title, "last_status": row.last_status,
             "consecutive_failures": row.consecutive_failures, "last_error": row.last_error,
-            "last_polled_at": iso(row.last_polled_at), "next_poll_at": iso(row.next_poll_at),
+            "last_polled_at": format_utc(row.last_polled_at),
+            "next_poll_at": format_utc(row.next_poll_at),
             "paused_reason": row.paused_reason}
 
 
@@ -196,8 +194,7 @@ def _feed_as_json(feed: ParsedFeed) -> dict:
         "title": feed.title,
         "format": feed.format,
         "entries": [{"key": e.key, "url": e.url, "title": e.title,
-                     "published_at": e.published_at.isoformat().replace("+00:00", "Z")
-                     if e.published_at else None} for e in feed.entries],
+                     "published_at": format_utc(e.published_at)} for e in feed.entries],
         "problems": feed.problems,
     }
 

@@ -21,6 +21,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from newspipe.dates import format_utc
 from newspipe.models import FetchedPage
 
 
@@ -99,7 +100,7 @@ class ArchiveWriter:
         http_headers = StatusAndHeaders(f"{page.status} {page.reason}".strip(), headers,
                                         protocol="HTTP/1.1")
         # An imported record keeps its crawl date; a live fetch is dated now.
-        dated = {"WARC-Date": warc_date(page.fetched_at)} if page.fetched_at else {}
+        dated = {"WARC-Date": format_utc(page.fetched_at)} if page.fetched_at else {}
         response = self._writer.create_warc_record(
             page.final_url, "response", payload=BytesIO(raw), length=len(raw),
             http_headers=http_headers, warc_headers_dict=dated)
@@ -115,11 +116,6 @@ class ArchiveWriter:
         self._append(request)
         self._file.flush()  # another process (the extract task) may read it next
         return RecordPointer(str(self._file.name), offset)
-
-
-def warc_date(moment: datetime) -> str:
-    """WARC-Date's form: ISO 8601 in UTC, to the second or finer."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def read_response(path: str, offset: int) -> ArchivedResponse:

@@ -13,8 +13,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from newspipe.dates import parse_utc
-from newspipe.fetch.archive import warc_date
+from newspipe.dates import format_utc, parse_utc
 from newspipe.fetch.http import charset_of
 from newspipe.models import FetchedPage
 
@@ -62,7 +61,7 @@ def write_html_warc(path: str | os.PathLike, pages: Iterable[tuple[str, bytes]],
     """Write (url, html) pairs as a gzipped WARC of 200 responses (dated `crawled_at`, else
     now): the reader's counterpart, for tests, benchmarks and hand-made backfills. Returns
     the number of records."""
-    dated = {"WARC-Date": warc_date(crawled_at)} if crawled_at else {}
+    dated = {"WARC-Date": format_utc(crawled_at)} if crawled_at else {}
     count = 0
     with open(path, "wb") as stream:
         writer = WARCWriter(stream, gzip=True)
@@ -75,4 +74,3 @@ def write_html_warc(path: str | os.PathLike, pages: Iterable[tuple[str, bytes]],
                 warc_headers_dict=dict(dated)))
             count += 1
     return count
-

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from newspipe.dates import format_utc
 from newspipe.store.engine import Store
 from newspipe.store.schema import articles, changes, clusters, entries, feeds, store_identity
 
@@ -23,10 +24,6 @@ from newspipe.store.schema import articles, changes, clusters, entries, feeds, s
 RECORD_FIELDS = ("id", "cluster_id", "url", "canonical_url", "source", "title", "author",
                  "published_at", "language", "text", "first_seen_at", "updated_at",
                  "duplicates", "sitename", "description", "image", "modified_at")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def canonical_records(store: Store, *, updated_since: datetime | None = None,
@@ -76,16 +73,16 @@ def _record(row, duplicates: list[dict[str, Any]]) -> dict[str, Any]:
         "source": row.source,
         "title": row.title,
         "author": row.author,
-        "published_at": _iso(row.published_at),
+        "published_at": format_utc(row.published_at),
         "language": row.language,
         "text": row.text,
-        "first_seen_at": _iso(row.story_first_seen),
-        "updated_at": _iso(row.story_updated),
+        "first_seen_at": format_utc(row.story_first_seen),
+        "updated_at": format_utc(row.story_updated),
         "duplicates": duplicates,
         "sitename": row.sitename,
         "description": row.description,
         "image": row.image,
-        "modified_at": _iso(row.modified_at),
+        "modified_at": format_utc(row.modified_at),
     }
 
 
@@ -95,7 +92,7 @@ def changes_since(store: Store, cursor: int = 0, limit: int = 1000) -> list[dict
         rows = connection.execute(select(changes).where(changes.c.id > cursor)
                                   .order_by(changes.c.id).limit(limit))
         return [{"id": r.id, "cluster_id": r.cluster_id, "article_id": r.article_id,
-                 "kind": r.kind, "at": _iso(r.at)} for r in rows]
+                 "kind": r.kind, "at": format_utc(r.at)} for r in rows]
 
 
 def summary(store: Store) -> dict[str, int]:
@@ -121,9 +118,9 @@ def feed_health(store: Store) -> list[dict[str, Any]]:
     with store.connect() as connection:
         rows = connection.execute(select(feeds).order_by(feeds.c.id))
         return [{"id": r.id, "name": r.name, "url": r.url, "last_status": r.last_status,
-                 "last_polled_at": _iso(r.last_polled_at),
+                 "last_polled_at": format_utc(r.last_polled_at),
                  "consecutive_failures": r.consecutive_failures, "last_error": r.last_error,
-                 "next_poll_at": _iso(r.next_poll_at), "paused_reason": r.paused_reason}
+                 "next_poll_at": format_utc(r.next_poll_at), "paused_reason": r.paused_reason}
                 for r in rows]
 
 

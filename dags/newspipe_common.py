@@ -129,12 +129,13 @@ def last_announced_change(inlet_events: InletEventsAccessors, store: str) -> int
     return max((end for end in ends if isinstance(end, int)), default=0)
 
 
-def changes_to_announce(inlet_events: InletEventsAccessors, store: Store) -> tuple[int, int]:
+def changes_to_announce(inlet_events: InletEventsAccessors, store: Store,
+                        this_store: str) -> tuple[int, int]:
     """The `changes` ids (from, to] the next event announces: from the end of the ranges
-    announced so far to the newest change."""
-    from newspipe.store.read import latest_change_id, store_id
+    announced so far for the store (`this_store`, its id) to the newest change."""
+    from newspipe.store.read import latest_change_id
 
-    start, end = last_announced_change(inlet_events, store_id(store)), latest_change_id(store)
+    start, end = last_announced_change(inlet_events, this_store), latest_change_id(store)
     if start > end:  # change ids never go back: the events were about another store
         start = 0
     return start, end
@@ -160,12 +161,13 @@ def deduplicate_and_publish() -> dict[str, int | str]:
     config = settings()
     store = open_store(config)
     dedup = pipeline.deduplicate_articles(store, deduplicator=pipeline.deduplicator_for(config))
-    changes_from, changes_to = changes_to_announce(context["inlet_events"], store)
+    this_store = store_id(store)
+    changes_from, changes_to = changes_to_announce(context["inlet_events"], store, this_store)
     summary = {"articles": dedup.articles, "new_stories": dedup.new_stories,
                "new_duplicates": dedup.new_duplicates,
                "changed_canonicals": dedup.changed_canonicals,
                "changes_from": changes_from, "changes_to": changes_to,
-               "store": store_id(store)}
+               "store": this_store}
     if changes_to == changes_from:
         raise AirflowSkipException("no story changed: no Asset event")
     context["outlet_events"][CANONICAL_STORE].extra = summary

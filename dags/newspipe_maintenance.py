@@ -37,13 +37,10 @@ def newspipe_maintenance():
         from newspipe import pipeline
 
         health = pipeline.feed_health_report(open_store(settings()))
-        for feed in health.unhealthy:
-            log.warning("feed %s (%s): %d consecutive failures, last error: %s%s",
-                        feed["name"], feed["url"], feed["consecutive_failures"],
-                        feed["last_error"],
-                        f", paused: {feed['paused_reason']}" if feed["paused_reason"] else "")
+        for problem in health.problems():
+            log.warning("%s", problem)
         if health.all_failing:
-            raise RuntimeError(f"all {health.feeds} feeds are failing: check the network")
+            raise RuntimeError(health.all_failing_message())
         return {"feeds": health.feeds, "unhealthy": len(health.unhealthy),
                 "unhealthy_ids": [f["id"] for f in health.unhealthy][:100]}
 

@@ -864,6 +864,16 @@ class FeedHealth:
         """Every feed failing at once: more likely the network than the feeds."""
         return self.feeds > 0 and len(self.unhealthy) == self.feeds
 
+    def problems(self) -> list[str]:
+        """A line per unhealthy feed, for operators (the DAG's log, the command's output)."""
+        return [f"feed {f['name']} ({f['url']}): {f['consecutive_failures']} consecutive "
+                f"failures, last error: {f['last_error']}"
+                + (f", paused: {f['paused_reason']}" if f["paused_reason"] else "")
+                for f in self.unhealthy]
+
+    def all_failing_message(self) -> str:
+        return f"all {self.feeds} feeds are failing: check the network"
+
 
 def feed_health_report(store: Store) -> FeedHealth:
     from newspipe.store.read import feed_health

@@ -110,13 +110,10 @@ def maintenance(
     console.print(f"pruned {result.pruned} LSH index rows older than "
                   f"{settings.retention_days} days; {result.health.feeds} feeds, "
                   f"{len(result.health.unhealthy)} failing or paused")
-    for feed in result.health.unhealthy:
-        paused = f", paused: {feed['paused_reason']}" if feed["paused_reason"] else ""
-        console.print(escape(f"  {feed['name']} ({feed['url']}): {feed['consecutive_failures']} "
-                             f"consecutive failures, last error: {feed['last_error']}{paused}"),
-                      highlight=False, soft_wrap=True)
+    for problem in result.health.problems():
+        console.print(escape(f"  {problem}"), highlight=False, soft_wrap=True)
     if result.health.all_failing:
-        raise UserError(f"all {result.health.feeds} feeds are failing: check the network")
+        raise UserError(result.health.all_failing_message())
 
 
 @db_app.command("upgrade")

@@ -10,17 +10,11 @@ import struct
 import pytest
 
 from newspipe.extract import ExtractionError, decode_html, extract_article
+from test_extract_guards import CAFE, cafe_html
 
-CAFE = "Le café où l'équipe a fêté la victoire était plein à craquer ce soir-là. " * 8
 # Mostly characters whose UTF-16 code units have no NUL byte, some (一 U+4E00) with one.
 HARBOUR = "港务局周二批准了新的渡轮码头，一万名居民、渔民和地区议会为此争论了十年。" * 3
 URL = "http://127.0.0.1/cafe"
-
-
-def cafe_page(meta_charset: str | None = None, story: str = CAFE) -> str:
-    meta = f'<meta charset="{meta_charset}">' if meta_charset else ""
-    return (f"<html><head>{meta}<title>Fête</title></head><body><article><h1>Fête au café</h1>"
-            f"{''.join(f'<p>{story}</p>' for _ in range(4))}</article></body></html>")
 
 
 def utf8_bytes(page: str) -> bytes:
@@ -32,21 +26,21 @@ def utf8_bytes(page: str) -> bytes:
 
 @pytest.mark.parametrize("label", ["utf-16", "UTF-16LE", "utf-16be", "utf-32"])
 def test_utf8_page_labelled_utf16_by_the_server_is_decoded_as_utf8(label):
-    content = utf8_bytes(cafe_page())
+    content = utf8_bytes(cafe_html())
     assert CAFE in decode_html(content, label)
     assert CAFE.strip() in extract_article(content, URL, label).text
 
 
 @pytest.mark.parametrize("label", ["base64", "rot13", "hex", "zlib"])
 def test_a_label_naming_a_codec_that_is_no_text_encoding_is_ignored(label):
-    content = cafe_page().encode()
+    content = cafe_html().encode()
     assert CAFE in decode_html(content, label)
     assert CAFE.strip() in extract_article(content, URL, label).text
 
 
 @pytest.mark.parametrize("label", ["utf-16", "utf-16le"])
 def test_utf8_page_whose_meta_charset_says_utf16_is_decoded_as_utf8(label):
-    content = utf8_bytes(cafe_page(meta_charset=label))
+    content = utf8_bytes(cafe_html(meta_charset=label))
     assert CAFE in decode_html(content, None)
     assert CAFE.strip() in extract_article(content, URL, None).text
 
@@ -63,7 +57,7 @@ def test_utf8_page_whose_meta_charset_says_utf16_is_decoded_as_utf8(label):
     pytest.param("utf-32-be", b"", "utf-32", HARBOUR, id="32be-chinese"),
 ])
 def test_a_real_utf16_or_utf32_page_is_decoded(encoding, bom, declared, story):
-    content = bom + cafe_page(meta_charset="utf-16", story=story).encode(encoding)
+    content = bom + cafe_html(meta_charset="utf-16", story=story).encode(encoding)
     text = decode_html(content, declared)
     assert text.startswith("<html>") and story in text
     assert story.strip() in extract_article(content, URL, declared).text

@@ -71,11 +71,14 @@ SLOW_PAGES = 1
 CAFE = "Le café où l'équipe a fêté la victoire était plein à craquer ce soir-là. " * 8
 
 
-def cafe_page(encoding: str, meta_charset: str | None) -> bytes:
+def cafe_html(meta_charset: str | None = None, story: str = CAFE) -> str:
     meta = f'<meta charset="{meta_charset}">' if meta_charset else ""
     return (f"<html><head>{meta}<title>Fête</title></head><body><article><h1>Fête au café</h1>"
-            f"{''.join(f'<p>{CAFE}</p>' for _ in range(4))}</article></body></html>"
-            ).encode(encoding)
+            f"{''.join(f'<p>{story}</p>' for _ in range(4))}</article></body></html>")
+
+
+def cafe_page(encoding: str, meta_charset: str | None) -> bytes:
+    return cafe_html(meta_charset).encode(encoding)
 
 
 class ProcessTreeMemory:

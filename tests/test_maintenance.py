@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from dataclasses import replace
 
 from sqlalchemy import func, select
@@ -15,8 +12,7 @@ from newspipe import pipeline
 from newspipe.store import open_store, repo
 from newspipe.store.read import summary
 from newspipe.store.schema import lsh_buckets, utcnow
-
-NEWSPIPE = [sys.executable, "-c", "from newspipe.workers import main; main()"]
+from test_cli import newspipe
 
 
 def test_prune_keeps_the_window_and_tidy_runs(store, seed_server):
@@ -43,8 +39,7 @@ def test_maintenance_command_prunes_reports_and_fails_when_every_feed_fails(tmp_
     pipeline.run_cycle(store, seed_server.settings(database_url=url))
 
     def maintenance(**env: str):
-        return subprocess.run([*NEWSPIPE, "maintenance", "--db", url], capture_output=True,
-                              text=True, timeout=120, cwd=tmp_path, env={**os.environ, **env})
+        return newspipe("maintenance", "--db", url, cwd=tmp_path, env=env)
 
     kept = maintenance()
     assert kept.returncode == 0, kept.stderr

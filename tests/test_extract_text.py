@@ -14,7 +14,7 @@ from extract_helpers import article_rows, stored_article
 from newspipe import pipeline
 from newspipe.extract import FeedHints, extract_article
 from newspipe.extract.cleanup import learn_boilerplate, remove_boilerplate, trim_repeats
-from newspipe.extract.core import load_html
+from newspipe.extract.core import load_html, strip_non_content
 from newspipe.extract.metadata import drop_site_from_authors, strip_site_from_title
 from newspipe.store.schema import articles
 
@@ -162,3 +162,26 @@ def test_a_lead_image_is_absolute_and_a_malformed_one_is_dropped():
     broken = news_page(head='<meta property="og:image" content="http://[bad/img.jpg">')
     article = extract_article(broken, "http://127.0.0.1/ferry")  # the text is not lost
     assert article.image is None and PARAGRAPHS[0] in article.text
+
+
+def test_what_never_holds_article_text_is_removed_before_trafilatura():
+    """Scripts, styles, the head's tags, footers, asides, inline SVG, iframes and form
+    controls go (their tails stay); the JSON-LD script, the article and <nav> stay."""
+    json_ld = {"@type": "NewsArticle", "articleBody": "\n".join(PARAGRAPHS)}
+    page = news_page(json_ld=json_ld, head='<meta name="x" content="y"><style>p{}</style>',
+                     extra='Before <button>Share</button>after <select><option>Pick</option>'
+                           '</select><label>Name</label><input name="q"> <svg><text>Icon'
+                           '</text></svg><iframe src="/v"></iframe><script>var a;</script>end')
+    tree = load_html(page.decode().replace(
+        "</article>", "</article><aside>Most read</aside><nav>Menu</nav>"
+                      "<footer>Copyright</footer><noscript>Enable JS</noscript>"))
+    strip_non_content(tree)
+    remaining = etree.tostring(tree, encoding="unicode")
+    for gone in ("Share", "Pick", "Name", "Icon", "<iframe", "var a", "Most read", "Copyright",
+                 "Enable JS", "<meta", "<title", "<style", "<input"):
+        assert gone not in remaining, gone
+    for kept in ("application/ld+json", "Menu", "Before", "after", "end", PARAGRAPHS[2]):
+        assert kept in remaining, kept
+    article = extract_article(page, "http://127.0.0.1/ferry")
+    assert article.title == "Ferry terminal approved"  # read before the head went
+    assert all(p in article.text for p in PARAGRAPHS)

@@ -66,8 +66,20 @@ _HTML_PARSER = lxml.html.HTMLParser(collect_ids=False, default_doctype=False, en
                                     remove_comments=True, remove_pis=True)
 _HTML_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(
     element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity))
-# JSON-LD stays: trafilatura reads it to detect forums and as a fallback article body.
-_CODE = etree.XPath('//script[not(@type="application/ld+json")]|//style')
+# What never holds article text, removed before trafilatura sees the page (JSON-LD stays:
+# trafilatura reads it to detect forums and as a fallback article body). trafilatura's own
+# cleaning drops all of these from its main extraction, but only after copying the tree
+# several times, and its fallbacks (readability, jusText, the page-share test of its recall
+# retry) see them: scripts and styles are close to half of a news page's bytes, the head's
+# meta and link tags, footers, asides, inline SVG and form controls a fifth of its elements.
+# Measured on the 300 extraction-dev pages (bench/eval_extraction.py): F1 0.9330 -> 0.9349
+# (precision 0.9038 -> 0.9093, recall 0.9643 -> 0.9621) and ~8 % less CPU than scripts and
+# styles alone. Not <nav> (recall fell to 0.954: some pages keep their article in one) nor
+# <figure> (captions carry article text).
+_NON_CONTENT = etree.XPath(
+    '//script[not(@type="application/ld+json")]|//style|//head/*[not(self::script)]'
+    "|//noscript|//svg|//footer|//aside|//iframe|//template"
+    "|//button|//select|//input|//label")
 DATE_OPTIONS = {"extensive_search": True, "original_date": True,
                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
@@ -228,12 +240,12 @@ def parse_page(content: bytes, charset: str | None, limits: Limits = DEFAULT_LIM
     return tree
 
 
-def strip_code(tree: HtmlElement) -> None:
-    """Remove scripts and styles (their tails stay), once the metadata has been read:
-    trafilatura ignores them, but only after copying the tree several times, and they
-    are close to half of a news page's bytes."""
-    for element in _CODE(tree):
-        element.drop_tree()
+def strip_non_content(tree: HtmlElement) -> None:
+    """Remove what never holds article text (see `_NON_CONTENT`; tails stay), once the
+    metadata has been read."""
+    for element in _NON_CONTENT(tree):
+        if element.getparent() is not None:  # a fragment of one <footer> is its own root
+            element.drop_tree()
 
 
 def extract_article(content: bytes, url: str | None, charset: str | None = None,
@@ -244,7 +256,7 @@ def extract_article(content: bytes, url: str | None, charset: str | None = None,
     tree = parse_page(content, charset, limits)
     structured = structured_article(tree)
     document = page_metadata(tree, url, DATE_OPTIONS)
-    strip_code(tree)
+    strip_non_content(tree)
     # trafilatura works on its own copy of the tree; links resolve against the canonical
     # URL when the caller knows none, as in its own metadata-and-text extraction.
     extracted = trafilatura.bare_extraction(tree, url=url or document.url, **TRAFILATURA_OPTIONS)

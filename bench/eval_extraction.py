@@ -130,10 +130,12 @@ def bare_extract(args: tuple[bytes, str]) -> str | None:
     return trafilatura.extract(html, url=url)
 
 
-def bare_extract_with_metadata(args: tuple[bytes, str]) -> object:
+def bare_extract_with_metadata(args: tuple[bytes, str]) -> str | None:
     """The same work as newspipe asks of the library: text and metadata, no comments."""
     html, url = args
-    return trafilatura.bare_extraction(html, url=url, with_metadata=True, **TRAFILATURA_OPTIONS)
+    document = trafilatura.bare_extraction(html, url=url, with_metadata=True,
+                                           **TRAFILATURA_OPTIONS)
+    return document.text if document is not None else None
 
 
 def newspipe_extracted(pages: list[Page], jobs: int) -> list[Extracted]:
@@ -184,62 +186,77 @@ class Speed:
     cpu: float  # pages per CPU-second: what a shared, loaded machine disturbs least
 
 
-def _rate(run: Callable[[], object], count: int) -> Speed:
-    cpu, start = _cpu_seconds(), time.perf_counter()
-    run()
-    return Speed(count / (time.perf_counter() - start), count / (_cpu_seconds() - cpu))
+# Pages a system extracts before the next system takes its turn (see `throughput`).
+CHUNK_PAGES = 60
+
+Runner = Callable[[list[Page]], object]
 
 
-def bare_speed(pages: list[Page], jobs: int, function: Callable = bare_extract) -> Speed:
-    args = [(p.html, p.url) for p in pages]
-    if jobs == 1:
-        for a in args:  # warm: a first pass, as newspipe's workers start warm
-            function(a)
-        return _rate(lambda: [function(a) for a in args], len(pages))
-    with multiprocessing.get_context("forkserver").Pool(jobs) as pool:
-        pool.map(function, args, chunksize=4)  # warm: workers up, one pass
-        return _rate(lambda: list(pool.imap(function, args, chunksize=4)), len(pages))
+def _process_runner(stack: contextlib.ExitStack, processes: int, function: Callable,
+                    ) -> Runner:
+    """`function` on each page in a pool of plain processes: every system runs outside
+    this process, which holds the pages and the other systems' pools and threads."""
+    pool = stack.enter_context(multiprocessing.get_context("forkserver").Pool(processes))
+    return lambda pages: pool.map(function, [(p.html, p.url) for p in pages], chunksize=4)
 
 
-def _extract_or_error(page: Page) -> object:
+def newspipe_extract(args: tuple[bytes, str]) -> object:
+    """newspipe's extraction alone, without its guarding pool."""
+    html, url = args
     try:
-        return extract_article(page.html, page.url)
+        return extract_article(html, url)
     except ExtractionError as exc:
-        return exc
+        return str(exc)
 
 
-def newspipe_in_process_speed(pages: list[Page]) -> Speed:
-    """newspipe's extraction without the pool: the pool's own cost is the difference."""
-    for page in pages:  # warm, as the pool's workers are
-        _extract_or_error(page)
-    return _rate(lambda: [_extract_or_error(p) for p in pages], len(pages))
+def _newspipe_runner(stack: contextlib.ExitStack, jobs: int) -> Runner:
+    pool = stack.enter_context(ExtractionPool(jobs))
+    return lambda pages: list(pool.extract(_jobs(pages)))
 
 
-def newspipe_speed(pages: list[Page], jobs: int) -> Speed:
-    with ExtractionPool(jobs) as pool:
-        list(pool.extract(_jobs(pages)))  # warm: workers up, one pass
-        return _rate(lambda: list(pool.extract(_jobs(pages))), len(pages))
+def _runners(stack: contextlib.ExitStack, jobs: int) -> dict[str, Runner]:
+    return {
+        "bare trafilatura.extract, 1 core": _process_runner(stack, 1, bare_extract),
+        "bare trafilatura + metadata, 1 core":
+            _process_runner(stack, 1, bare_extract_with_metadata),
+        "newspipe without its pool, 1 core": _process_runner(stack, 1, newspipe_extract),
+        "newspipe, 1 worker": _newspipe_runner(stack, 1),
+        f"bare trafilatura.extract, {jobs} processes": _process_runner(stack, jobs, bare_extract),
+        f"newspipe, {jobs} workers": _newspipe_runner(stack, jobs),
+    }
+
+
+def _timed(run: Runner, pages: list[Page]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its descendants) of one run."""
+    cpu, start = _cpu_seconds(), time.perf_counter()
+    run(pages)
+    return time.perf_counter() - start, _cpu_seconds() - cpu
 
 
 def throughput(pages: list[Page], jobs: int, repeats: int) -> dict[str, Speed]:
-    """Steady pages per second (pools started and warm), the median of `repeats`
-    interleaved runs of each system."""
-    systems = {
-        "bare trafilatura.extract, 1 core": lambda: bare_speed(pages, 1),
-        "bare trafilatura + metadata, 1 core":
-            lambda: bare_speed(pages, 1, bare_extract_with_metadata),
-        "newspipe in-process (no pool), 1 core": lambda: newspipe_in_process_speed(pages),
-        "newspipe, 1 worker": lambda: newspipe_speed(pages, 1),
-        f"bare trafilatura.extract, {jobs} processes": lambda: bare_speed(pages, jobs),
-        f"newspipe, {jobs} workers": lambda: newspipe_speed(pages, jobs),
-    }
-    runs: dict[str, list[Speed]] = {}
-    for _ in range(repeats):
-        for name, measure in systems.items():
-            runs.setdefault(name, []).append(measure())
+    """Steady pages per second (pools started and warm, one pass done), the median of
+    `repeats` passes. The systems take turns every CHUNK_PAGES pages, so that each sees
+    the same share of the machine's slow and fast moments: this machine's CPU speed drifts
+    by 15-30 % over seconds (the same 100 pages in 3.3 to 4.4 CPU-s, one run after another),
+    and a system measured over a whole pass of its own would carry whichever it got. The
+    pools' short drain at the end of each chunk counts against the multi-process systems."""
+    chunks = [pages[i:i + CHUNK_PAGES] for i in range(0, len(pages), CHUNK_PAGES)]
+    with contextlib.ExitStack() as stack:
+        runners = _runners(stack, jobs)
+        for run in runners.values():
+            run(pages)  # warm, as newspipe's workers start warm
+        passes: dict[str, list[Speed]] = {name: [] for name in runners}
+        for _ in range(repeats):
+            totals = dict.fromkeys(runners, (0.0, 0.0))
+            for chunk in chunks:
+                for name, run in runners.items():
+                    wall, cpu = _timed(run, chunk)
+                    totals[name] = (totals[name][0] + wall, totals[name][1] + cpu)
+            for name, (wall, cpu) in totals.items():
+                passes[name].append(Speed(len(pages) / wall, len(pages) / cpu))
     return {name: Speed(statistics.median(s.wall for s in values),
                         statistics.median(s.cpu for s in values))
-            for name, values in runs.items()}
+            for name, values in passes.items()}
 
 
 def _tree_rss(process: psutil.Process) -> int:

@@ -7,9 +7,10 @@ trafilatura's own: each `with` snippet found in the whitespace-collapsed output 
 positive, missing a false negative; each `without` snippet found a false positive. Metadata
 accuracy: share of pages with a gold value whose extracted value matches it (title and
 author by their words, date by its day). Throughput: pages per second on one core and on
-all cores, and the ratio to bare `trafilatura.extract` (default settings) run in the same
-process, since the machine may be shared. Memory: resident set of the whole extraction
-(parent + workers) after each pass over the set, looped --loops times.
+all cores, and the ratio to bare `trafilatura.extract` (default settings) measured in the
+same run, every system in child processes, taking turns every 60 pages (see `throughput`).
+Memory: resident set of the whole extraction (parent + workers) after each pass over the
+set, looped --loops times.
 """
 
 from __future__ import annotations

@@ -94,12 +94,13 @@ class ExtractionPool:
         self._pool: ProcessPool | None = None
 
     def __enter__(self) -> ExtractionPool:
-        self._hidden = ExitStack()
-        self._hidden.enter_context(parent_main_hidden())
-        self._pool = ProcessPool(max_workers=self.workers, max_tasks=PAGES_PER_WORKER,
-                                 initializer=_limit_worker_memory,
-                                 initargs=(self.limits.max_worker_memory_bytes,),
-                                 context=mp_context())
+        with ExitStack() as stack:  # the main script shown again if the pool fails to start
+            stack.enter_context(parent_main_hidden())
+            self._pool = ProcessPool(max_workers=self.workers, max_tasks=PAGES_PER_WORKER,
+                                     initializer=_limit_worker_memory,
+                                     initargs=(self.limits.max_worker_memory_bytes,),
+                                     context=mp_context())
+            self._hidden = stack.pop_all()
         return self
 
     def __exit__(self, *exc_info) -> None:

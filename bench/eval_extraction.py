@@ -8,7 +8,8 @@ positive, missing a false negative; each `without` snippet found a false positiv
 accuracy: share of pages with a gold value whose extracted value matches it (title and
 author by their words, date by its day). Throughput: pages per second on one core and on
 all cores, and the ratio to bare `trafilatura.extract` (default settings) measured in the
-same run, every system in child processes, taking turns every 60 pages (see `throughput`).
+same run, every system in child processes (bare trafilatura's spawned, newspipe's forked
+from its warmed-up forkserver), taking turns every 60 pages (see `throughput`).
 Memory: resident set of the whole extraction (parent + workers) after each pass over the
 set, looped --loops times.
 """
@@ -20,6 +21,7 @@ import contextlib
 import gzip
 import json
 import multiprocessing
+import multiprocessing.context
 import os
 import statistics
 import subprocess
@@ -35,6 +37,7 @@ from newspipe.extract.cleanup import normalized
 from newspipe.extract.core import TRAFILATURA_OPTIONS, extract_article
 from newspipe.extract.guard import ExtractionError
 from newspipe.extract.pool import ExtractionPool, Job, default_jobs
+from newspipe.workers import mp_context
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-dev"
 PRESETS = {
@@ -194,11 +197,17 @@ Runner = Callable[[list[Page]], object]
 
 
 def _process_runner(stack: contextlib.ExitStack, processes: int, function: Callable,
-                    ) -> Runner:
+                    context: multiprocessing.context.BaseContext) -> Runner:
     """`function` on each page in a pool of plain processes: every system runs outside
     this process, which holds the pages and the other systems' pools and threads."""
-    pool = stack.enter_context(multiprocessing.get_context("forkserver").Pool(processes))
+    pool = stack.enter_context(context.Pool(processes))
     return lambda pages: pool.map(function, [(p.html, p.url) for p in pages], chunksize=4)
+
+
+def _bare_runner(stack: contextlib.ExitStack, processes: int, function: Callable) -> Runner:
+    """Bare trafilatura in spawned processes: what a user of the library runs, none of
+    the set-up newspipe's forkserver gives its workers (see newspipe.extract._warm)."""
+    return _process_runner(stack, processes, function, multiprocessing.get_context("spawn"))
 
 
 def newspipe_extract(args: tuple[bytes, str]) -> object:
@@ -217,12 +226,13 @@ def _newspipe_runner(stack: contextlib.ExitStack, jobs: int) -> Runner:
 
 def _runners(stack: contextlib.ExitStack, jobs: int) -> dict[str, Runner]:
     return {
-        "bare trafilatura.extract, 1 core": _process_runner(stack, 1, bare_extract),
+        "bare trafilatura.extract, 1 core": _bare_runner(stack, 1, bare_extract),
         "bare trafilatura + metadata, 1 core":
-            _process_runner(stack, 1, bare_extract_with_metadata),
-        "newspipe without its pool, 1 core": _process_runner(stack, 1, newspipe_extract),
+            _bare_runner(stack, 1, bare_extract_with_metadata),
+        "newspipe without its pool, 1 core":
+            _process_runner(stack, 1, newspipe_extract, mp_context()),
         "newspipe, 1 worker": _newspipe_runner(stack, 1),
-        f"bare trafilatura.extract, {jobs} processes": _process_runner(stack, jobs, bare_extract),
+        f"bare trafilatura.extract, {jobs} processes": _bare_runner(stack, jobs, bare_extract),
         f"newspipe, {jobs} workers": _newspipe_runner(stack, jobs),
     }
 

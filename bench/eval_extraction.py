@@ -225,14 +225,20 @@ def _newspipe_runner(stack: contextlib.ExitStack, jobs: int) -> Runner:
 
 
 def _runners(stack: contextlib.ExitStack, jobs: int) -> dict[str, Runner]:
-    return {
+    # The spawned pools first: a spawned process finds the systems by running this script
+    # again, which it cannot while one of newspipe's pools hides the main script (see
+    # newspipe.workers.parent_main_hidden).
+    bare = {
         "bare trafilatura.extract, 1 core": _bare_runner(stack, 1, bare_extract),
         "bare trafilatura + metadata, 1 core":
             _bare_runner(stack, 1, bare_extract_with_metadata),
+        f"bare trafilatura.extract, {jobs} processes": _bare_runner(stack, jobs, bare_extract),
+    }
+    return {
+        **bare,
         "newspipe without its pool, 1 core":
             _process_runner(stack, 1, newspipe_extract, mp_context()),
         "newspipe, 1 worker": _newspipe_runner(stack, 1),
-        f"bare trafilatura.extract, {jobs} processes": _bare_runner(stack, jobs, bare_extract),
         f"newspipe, {jobs} workers": _newspipe_runner(stack, jobs),
     }
 

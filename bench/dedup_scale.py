@@ -152,9 +152,13 @@ def lookup_latencies(store, deduplicator: Deduplicator, texts: list[str]) -> lis
     return seconds
 
 
-def server_cpu_seconds() -> float:
-    """CPU time of the PostgreSQL server's processes on this machine (0 when none runs),
-    so that articles per CPU-second can count the server's share of the same cores."""
+def server_cpu_seconds(url: str) -> float:
+    """CPU time of the PostgreSQL server's processes on this machine when `url` is a
+    PostgreSQL store (0 for SQLite, whose work is the client's own: a server running
+    beside it for nothing must not count), so that articles per CPU-second can count the
+    server's share of the same cores."""
+    if not url.startswith("postgresql"):
+        return 0.0
     total = 0.0
     for process in psutil.process_iter(["name", "cpu_times"]):
         if process.info["name"] == "postgres" and process.info["cpu_times"] is not None:
@@ -173,10 +177,10 @@ def measure_newspipe(url: str, corpus: Corpus, size: int, measure: int) -> dict:
         ids = repo.insert_extracted_articles(connection, [
             {"key": f"m{n}", "text": t} for n, t in enumerate(texts)])
     engine = Deduplicator()
-    server, cpu, wall = server_cpu_seconds(), time.process_time(), time.perf_counter()
+    server, cpu, wall = server_cpu_seconds(url), time.process_time(), time.perf_counter()
     result = pipeline.deduplicate_articles(store, ids, engine)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    server = server_cpu_seconds() - server
+    server = server_cpu_seconds(url) - server
     lookups = lookup_latencies(store, engine, [
         corpus.near_copy(random.Random(-n).choice(originals)) if n % 10 == 0
         else corpus.article() for n in range(min(measure, 1000))])

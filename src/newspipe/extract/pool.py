@@ -28,8 +28,9 @@ from newspipe.models import ExtractedArticle
 from newspipe.workers import mp_context, parent_main_hidden
 
 # A reset costs a worker ~0.2 s (the clearing and its garbage collection, then rebuilding
-# what every page uses, jusText's stop list of all languages first): 0.8 ms per page when
-# it came every 256 pages. The caches are bounded; the reset only gives their memory back.
+# what the next pages look up again, jusText's frozen stop list of all languages first):
+# 0.8 ms per page when it came every 256 pages. The caches are bounded; the reset only
+# gives their memory back.
 CACHE_RESET_EVERY = 1024
 PAGES_PER_WORKER = 5000
 IN_FLIGHT_PER_WORKER = 4
